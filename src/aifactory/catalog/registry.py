@@ -1,0 +1,256 @@
+"""The catalog: governed assets, their immutable versions, approvals, reviews, and the one choke
+point through which every label moves."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping
+from sqlalchemy.exc import IntegrityError
+
+from aifactory.catalog.gates import Gate, MoveContext
+from aifactory.catalog.records import (
+    LABEL_PATTERN,
+    Approval,
+    Asset,
+    AssetIn,
+    AssetVersion,
+    LabelMove,
+)
+from aifactory.errors import (
+    ConflictError,
+    GateRefusedError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from aifactory.ids import new_id
+from aifactory.ledger import Event, Ledger
+from aifactory.ledger.events import canonical_json
+from aifactory.store import catalog_rows as rows
+from aifactory.store import identity_rows
+from aifactory.store.changes import bump
+from aifactory.store.db import Database
+
+__all__ = ["Catalog", "content_hash"]
+
+_LABEL = re.compile(LABEL_PATTERN)
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    """SHA-256 (hex) of the RFC 8785 canonical form of an asset version's content."""
+    return hashlib.sha256(canonical_json(content)).hexdigest()
+
+
+class Catalog:
+    """Registers assets and versions and moves labels, writing every change to the ledger."""
+
+    def __init__(self, db: Database, ledger: Ledger, gates: Sequence[Gate], *, review_days: int,
+                 protected_labels: Sequence[str], today: Callable[[], date] = lambda: date.today()) -> None:
+        self.db = db
+        self.ledger = ledger
+        self.gates = list(gates)
+        self.review_days = review_days
+        self.protected_labels = frozenset(protected_labels)
+        self.today = today
+
+    # --- assets -----------------------------------------------------------------------------------
+
+    def create(self, spec: AssetIn, actor: str) -> Asset:
+        """Register a new asset owned by `spec.owner` (default: the actor)."""
+        now = datetime.now(UTC)
+        with self.db.write(conflict=f"asset {spec.kind}:{spec.name} already exists") as conn:
+            owner = _principal_id(conn, spec.owner or actor)
+            team = _team_id(conn, spec.steward_team) if spec.steward_team else None
+            if rows.asset(conn, f"{spec.kind}:{spec.name}") is not None:
+                raise ConflictError(f"asset {spec.kind}:{spec.name} already exists")
+            values = spec.model_dump(exclude={"owner", "steward_team"}) | {
+                "id": new_id("ast"), "owner_id": owner, "steward_team_id": team, "status": "active",
+                "review_by": spec.review_by or self.today() + timedelta(days=self.review_days),
+                "created_by": actor, "created_at": now,
+            }
+            rows.insert_asset(conn, values)
+            asset = _asset(conn, rows.asset(conn, values["id"]))
+            self.ledger.enqueue(conn, Event("asset.created", f"asset:{asset.id}", actor,
+                                            {"kind": asset.kind, "name": asset.name, "owner": owner,
+                                             "critical": asset.critical}))
+            bump(conn, "catalog")
+        return asset
+
+    def get(self, ref: str) -> Asset:
+        """An asset by id or `kind:name`."""
+        with self.db.read() as conn:
+            return _asset(conn, _asset_row(conn, ref))
+
+    def list(self, kind: str | None = None) -> list[Asset]:
+        """Every asset, optionally of one kind."""
+        with self.db.read() as conn:
+            return [_asset(conn, row) for row in rows.assets_list(conn, kind)]
+
+    def due(self, today: date | None = None) -> list[Asset]:
+        """Assets past their review date."""
+        with self.db.read() as conn:
+            return [_asset(conn, row) for row in rows.assets_due(conn, today or self.today())]
+
+    def review(self, ref: str, actor: str, next_review_by: date | None = None, comment: str = "") -> Asset:
+        """Record a review and move the next review date (default: review_days from today)."""
+        next_date = next_review_by or self.today() + timedelta(days=self.review_days)
+        if next_date <= self.today():
+            raise InvalidInputError(f"next_review_by must be after today ({self.today()}), got {next_date}")
+        with self.db.write() as conn:
+            row = _asset_row(conn, ref)
+            rows.set_review_by(conn, row["id"], next_date)
+            self.ledger.enqueue(conn, Event("asset.reviewed", f"asset:{row['id']}", actor,
+                                            {"next_review_by": next_date.isoformat(), "comment": comment}))
+            return _asset(conn, rows.asset(conn, row["id"]))
+
+    # --- versions and approvals -------------------------------------------------------------------
+
+    def push(self, ref: str, content: dict[str, Any], actor: str, message: str = "") -> AssetVersion:
+        """Add an immutable version; identical content returns the existing version unchanged."""
+        digest = content_hash(content)
+        with self.db.write(conflict=f"{ref} changed concurrently; push again") as conn:
+            asset_id = _asset_row(conn, ref)["id"]
+            existing = rows.version_by_hash(conn, asset_id, digest)
+            if existing is not None:
+                return _version(existing)
+            number = rows.max_version(conn, asset_id) + 1
+            rows.insert_version(conn, {
+                "asset_id": asset_id, "number": number, "content_hash": digest,
+                "content": canonical_json(content).decode(), "author_id": actor, "message": message,
+                "created_at": datetime.now(UTC)})
+            self.ledger.enqueue(conn, Event("asset.version_created", f"asset:{asset_id}", actor,
+                                            {"version": number, "content_hash": digest}))
+            bump(conn, "catalog")
+            return _version(rows.version(conn, asset_id, number), created=True)
+
+    def version(self, ref: str, number: int) -> AssetVersion:
+        """One version of an asset."""
+        with self.db.read() as conn:
+            return _version(_version_row(conn, _asset_row(conn, ref)["id"], number))
+
+    def versions(self, ref: str) -> list[AssetVersion]:
+        """Every version of an asset."""
+        with self.db.read() as conn:
+            return [_version(r) for r in rows.versions_of(conn, _asset_row(conn, ref)["id"])]
+
+    def approve(self, ref: str, number: int, actor: str, comment: str = "") -> Approval:
+        """Approve one version; the author of that version cannot approve it."""
+        with self.db.write() as conn:
+            asset_id = _asset_row(conn, ref)["id"]
+            version = _version_row(conn, asset_id, number)
+            if version["author_id"] == actor:
+                raise PermissionDeniedError(
+                    f"you authored version {number} of {ref}; approval must come from someone else",
+                    policies=["catalog:no-self-approval"])
+            values = {"asset_id": asset_id, "version_number": number, "approver_id": actor,
+                      "comment": comment, "at": datetime.now(UTC)}
+            try:
+                with conn.begin_nested():
+                    rows.insert_approval(conn, values)
+            except IntegrityError:
+                raise ConflictError(f"you already approved version {number} of {ref}") from None
+            self.ledger.enqueue(conn, Event("asset.approved", f"asset:{asset_id}", actor,
+                                            {"version": number, "content_hash": version["content_hash"]}))
+        return Approval(**values)
+
+    # --- labels: the choke point ------------------------------------------------------------------
+
+    def move_label(self, ref: str, label: str, number: int | None, actor: str, reason: str = "") -> LabelMove:
+        """Point `label` at version `number`, or remove it (`number` None), if every gate passes.
+
+        The only code path that changes a label. A refusal lists every unmet condition, changes
+        nothing, and is itself recorded in the ledger as a refused move.
+        """
+        if not _LABEL.match(label):
+            raise InvalidInputError(f"invalid label {label!r}: use lowercase letters, digits, '-' and '_', "
+                                    "starting with a letter (at most 64 characters)")
+        try:
+            return self._move(ref, label, number, actor, reason)
+        except GateRefusedError as refused:
+            self.ledger.append(Event("asset.label_move_refused", f"asset:{refused.extra['asset_id']}",
+                                     actor, {"label": label, "version": number,
+                                             "unmet": refused.extra["unmet"]}))
+            raise
+
+    def _move(self, ref: str, label: str, number: int | None, actor: str, reason: str) -> LabelMove:
+        now = datetime.now(UTC)
+        with self.db.write() as conn:
+            asset = _asset(conn, _asset_row(conn, ref))
+            current = asset.labels.get(label)
+            if number is None:
+                if current is None:
+                    raise NotFoundError(f"{asset.kind}:{asset.name} has no label '{label}'")
+                rows.delete_label(conn, asset.id, label)
+            else:
+                version = _version(_version_row(conn, asset.id, number))
+                if current == number:
+                    raise ConflictError(f"label '{label}' already points at version {number}")
+                self._check_gates(conn, asset, version, label, actor, current)
+                rows.set_label(conn, asset.id, label, number, actor, now)
+            move = LabelMove(asset_id=asset.id, label=label, from_version=current, to_version=number,
+                             actor_id=actor, reason=reason, at=now)
+            rows.insert_label_move(conn, move.model_dump())
+            self.ledger.enqueue(conn, Event("asset.label_moved", f"asset:{asset.id}", actor,
+                                            {"label": label, "from": current, "to": number,
+                                             "reason": reason}))
+            bump(conn, "catalog")
+        return move
+
+    def _check_gates(self, conn: Connection, asset: Asset, version: AssetVersion, label: str, actor: str,
+                     current: int | None) -> None:
+        approvals = [Approval(**r) for r in rows.approvals_of(conn, asset.id, version.number)]
+        ctx = MoveContext(asset, version, label, actor, current, approvals, self.protected_labels)
+        unmet = [condition for gate in self.gates for condition in gate.unmet(ctx)]
+        if unmet:
+            raise GateRefusedError(
+                f"cannot move '{label}' of {asset.kind}:{asset.name} to version {version.number}: "
+                + "; ".join(unmet), unmet=unmet, asset_id=asset.id)
+
+    def history(self, ref: str) -> list[LabelMove]:
+        """Every label move of an asset, oldest first."""
+        with self.db.read() as conn:
+            return [LabelMove(**r) for r in rows.label_history(conn, _asset_row(conn, ref)["id"])]
+
+
+def _asset_row(conn: Connection, ref: str) -> RowMapping:
+    row = rows.asset(conn, ref)
+    if row is None:
+        raise NotFoundError(f"no asset {ref!r} (use its id or kind:name)")
+    return row
+
+
+def _asset(conn: Connection, row: RowMapping | None) -> Asset:
+    assert row is not None
+    return Asset(**row, labels=rows.labels_of(conn, row["id"]))
+
+
+def _version_row(conn: Connection, asset_id: str, number: int) -> RowMapping:
+    row = rows.version(conn, asset_id, number)
+    if row is None:
+        raise NotFoundError(f"asset {asset_id} has no version {number}")
+    return row
+
+
+def _version(row: RowMapping | None, *, created: bool = False) -> AssetVersion:
+    assert row is not None
+    return AssetVersion(**(dict(row) | {"content": json.loads(row["content"])}), created=created)
+
+
+def _principal_id(conn: Connection, ref: str) -> str:
+    row = identity_rows.principal(conn, ref)
+    if row is None:
+        raise InvalidInputError(f"no principal {ref!r}: name an existing person or app")
+    return str(row["id"])
+
+
+def _team_id(conn: Connection, ref: str) -> str:
+    row = identity_rows.team(conn, ref)
+    if row is None:
+        raise InvalidInputError(f"no team {ref!r}: create it first with `aifactory teams create`")
+    return str(row["id"])

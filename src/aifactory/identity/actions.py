@@ -1,0 +1,55 @@
+"""The catalogue of Cedar actions: one per HTTP route, each in exactly one group (`read` or `write`).
+
+In Cedar every action here is `Aifactory::Action::"<name>"`, a member of `Aifactory::Action::"<group>"`,
+so a policy can grant a whole group (`action in Aifactory::Action::"read"`). Adding an action is one
+line in `ACTIONS`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from aifactory.errors import InvalidInputError
+
+__all__ = ["ACTIONS", "GROUPS", "READ", "WRITE", "Action", "group_of"]
+
+READ = "read"
+WRITE = "write"
+GROUPS = (READ, WRITE)
+
+
+class Action(NamedTuple):
+    """One permission: the group it belongs to and what it allows, in one line."""
+
+    group: str
+    description: str
+
+
+ACTIONS: dict[str, Action] = {
+    "assets.approve": Action(WRITE, "approve an asset version (never one's own)"),
+    "assets.create": Action(WRITE, "register a new asset in the catalog"),
+    "assets.list": Action(READ, "list assets in the catalog"),
+    "assets.promote": Action(WRITE, "move or remove a label on an asset version"),
+    "assets.read": Action(READ, "read one asset, its versions and labels"),
+    "assets.review": Action(WRITE, "mark an asset reviewed (resets its review date)"),
+    "assets.version": Action(WRITE, "push a new version of an asset"),
+    "keys.create": Action(WRITE, "create an API key"),
+    "keys.list": Action(READ, "list API keys (metadata only, never the secret)"),
+    "keys.revoke": Action(WRITE, "revoke an API key"),
+    "ledger.read": Action(READ, "read the ledger: checkpoint, entries, proofs, verifier key"),
+    "metrics.read": Action(READ, "read operational metrics"),
+    "principals.create": Action(WRITE, "create a person or app principal"),
+    "principals.list": Action(READ, "list principals"),
+    "principals.read": Action(READ, "read one principal"),
+    "teams.create": Action(WRITE, "create a team"),
+    "teams.list": Action(READ, "list teams"),
+}
+"""Every action, by `<area>.<verb>` name."""
+
+
+def group_of(action: str) -> str:
+    """The group of an action; an unknown action is a programming error, reported clearly."""
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise InvalidInputError(f'unknown action "{action}"; known actions: {", ".join(sorted(ACTIONS))}')
+    return spec.group

@@ -1,0 +1,107 @@
+"""The sequencer: gives queued events contiguous indices, grows the tree, signs checkpoints.
+
+Many writers, one order: a database sequence has gaps, a Merkle tree may not. Writers only enqueue;
+one sequencer at a time (an advisory lock on PostgreSQL, the write lock on SQLite) takes a batch,
+appends it to the tree and commits the leaves, the new nodes, the new state and the queue deletions
+in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection
+
+from aifactory.ledger.events import leaf_bytes
+from aifactory.ledger.merkle import EMPTY_ROOT, Frontier, leaf_hash
+from aifactory.ledger.note import Checkpoint, NoteSigner
+from aifactory.store import ledger_rows as rows
+from aifactory.store.db import Database
+
+__all__ = ["Sequencer"]
+
+log = logging.getLogger(__name__)
+
+_SEQUENCER_LOCK = "aifactory.ledger.sequencer"
+_CHECKPOINT_LOCK = "aifactory.ledger.checkpoint"
+
+
+class Sequencer:
+    """Integrates queued events into the tree and signs checkpoints."""
+
+    def __init__(
+        self, db: Database, signer: NoteSigner, origin: str, *, batch_size: int, interval: float
+    ) -> None:
+        self.db = db
+        self.signer = signer
+        self.origin = origin
+        self.batch_size = batch_size
+        self.interval = interval
+        self._frontier: Frontier | None = None
+
+    def integrate(self) -> int:
+        """Sequence one batch of queued events; returns how many were integrated."""
+        try:
+            return self._integrate()
+        except BaseException:
+            self._frontier = None  # it may hold leaves of a rolled-back batch
+            raise
+
+    def integrate_all(self) -> int:
+        """Sequence until the queue is empty."""
+        total = 0
+        while n := self.integrate():
+            total += n
+        return total
+
+    def _integrate(self) -> int:
+        with self.db.write() as conn:
+            self.db.lock(conn, _SEQUENCER_LOCK)
+            queued = rows.take_queued(conn, self.batch_size)
+            if not queued:
+                return 0
+            state = rows.read_state(conn)
+            size = state[0] if state else 0
+            frontier = self._frontier_at(conn, size)
+            leaves: list[tuple[int, bytes]] = []
+            nodes: list[tuple[tuple[int, int], bytes]] = []
+            for offset, (_qid, event) in enumerate(queued):
+                leaf = leaf_bytes(event, size + offset)
+                leaves.append((size + offset, leaf))
+                nodes.extend(frontier.append(leaf_hash(leaf)))
+            rows.insert_entries(conn, leaves)
+            rows.insert_nodes(conn, nodes)
+            rows.delete_queued(conn, [qid for qid, _ in queued])
+            rows.write_state(conn, frontier.size, frontier.root(), exists=state is not None)
+        return len(queued)
+
+    def _frontier_at(self, conn: Connection, size: int) -> Frontier:
+        cached = self._frontier
+        if cached is not None and cached.size == size:
+            return cached
+        # Another replica grew the tree, or this is the first batch: reload the right edge.
+        self._frontier = Frontier.from_nodes(size, rows.DbNodes(conn))
+        return self._frontier
+
+    def checkpoint(self, *, force: bool = False) -> Checkpoint | None:
+        """Sign a checkpoint of the current tree if it grew (and `interval` has passed, unless forced).
+
+        Returns the new checkpoint, or None when none was due.
+        """
+        with self.db.write() as conn:
+            if not self.db.try_lock(conn, _CHECKPOINT_LOCK):
+                return None
+            state = rows.read_state(conn)
+            size, root = state if state else (0, EMPTY_ROOT)
+            latest = rows.latest_checkpoint(conn)
+            if latest is not None:
+                if latest[0] >= size:
+                    return None
+                age = (datetime.now(UTC) - latest[3]).total_seconds()
+                if not force and age < self.interval:
+                    return None
+            checkpoint = Checkpoint(self.origin, size, root)
+            rows.insert_checkpoint(conn, size, root, self.signer.sign(checkpoint.body()))
+        log.debug("signed checkpoint at size %d", size)
+        return checkpoint

@@ -1,0 +1,156 @@
+"""Offline verification of the stored ledger: recompute everything, trust only signatures.
+
+The stored node hashes and the `ledger_state` row are conveniences for serving proofs; verification
+recomputes them from the leaves and checks every stored checkpoint's Ed25519 signature and root.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+
+from aifactory.ledger.events import canonical_json
+from aifactory.ledger.merkle import EMPTY_ROOT, Frontier, MemoryNodes, leaf_hash
+from aifactory.ledger.note import Checkpoint, NoteError, NoteVerifier
+from aifactory.store import ledger_rows as rows
+
+__all__ = ["Problem", "VerifyReport", "verify"]
+
+_COMPARE_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The first thing found wrong, with the first index it concerns (None when not about one)."""
+
+    index: int | None
+    message: str
+
+
+@dataclass
+class VerifyReport:
+    """What `verify` checked and the first problem it found, if any."""
+
+    entries: int = 0
+    checkpoints: int = 0
+    root: bytes = EMPTY_ROOT
+    verified_size: int = 0
+    problem: Problem | None = None
+    _pending: list[tuple[tuple[int, int], bytes]] = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was found wrong."""
+        return self.problem is None
+
+
+class _Failed(Exception):
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+
+
+def verify(
+    conn: Connection,
+    verifier: NoteVerifier,
+    origin: str,
+    progress: Callable[[int], None] = lambda _n: None,
+) -> VerifyReport:
+    """Recompute the tree from the stored leaves and check it against every signed checkpoint."""
+    report = VerifyReport()
+    try:
+        signed = _signed_checkpoints(conn, verifier, origin)
+        report.checkpoints = len(signed)
+        _walk(conn, signed, report, progress)
+    except _Failed as failed:
+        report.problem = failed.problem
+    return report
+
+
+def _signed_checkpoints(conn: Connection, verifier: NoteVerifier, origin: str) -> list[Checkpoint]:
+    found = []
+    for size, _root, note in rows.checkpoints(conn):
+        try:
+            checkpoint = Checkpoint.parse(verifier.verify(note))
+        except NoteError as exc:
+            raise _Failed(Problem(None, f"checkpoint at size {size}: {exc}")) from exc
+        if checkpoint.origin != origin or checkpoint.size != size:
+            raise _Failed(Problem(None, f"checkpoint at size {size} names {checkpoint.origin} size "
+                                  f"{checkpoint.size}"))
+        found.append(checkpoint)
+    return found
+
+
+def _walk(
+    conn: Connection, signed: list[Checkpoint], report: VerifyReport, progress: Callable[[int], None]
+) -> None:
+    frontier = Frontier.from_nodes(0, MemoryNodes())
+    pending = list(signed)
+    stored_leaf_hashes = rows.iter_nodes(conn, 0)
+    for index, leaf in _contiguous(rows.iter_entries(conn)):
+        _check_leaf(index, leaf, stored_leaf_hashes)
+        report._pending.extend(frontier.append(leaf_hash(leaf)))
+        while pending and pending[0].size == frontier.size:
+            _check_root(pending.pop(0), frontier, report)
+        if len(report._pending) >= _COMPARE_CHUNK:
+            _compare_nodes(conn, report._pending)
+        report.entries = frontier.size
+        if frontier.size % 10_000 == 0:
+            progress(frontier.size)
+    _compare_nodes(conn, report._pending)
+    report.root = frontier.root()
+    progress(frontier.size)
+    while pending and pending[0].size == 0:
+        _check_root(pending.pop(0), frontier, report)
+    if pending:
+        raise _Failed(Problem(frontier.size, f"index {frontier.size} is missing: a signed checkpoint "
+                              f"covers {pending[-1].size} entries but only {frontier.size} are stored"))
+
+
+def _contiguous(stored: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
+    expected = 0
+    for index, leaf in stored:
+        if index != expected:
+            raise _Failed(Problem(expected, f"index {expected} is missing (deleted); next stored is {index}"))
+        yield index, leaf
+        expected += 1
+
+
+def _check_leaf(index: int, leaf: bytes, stored_hashes: Iterator[tuple[int, bytes]]) -> None:
+    try:
+        body = json.loads(leaf)
+        claimed = body.get("index") if isinstance(body, dict) else None
+        canonical = canonical_json(body) == leaf
+    except (ValueError, UnicodeDecodeError):
+        raise _Failed(Problem(index, f"index {index} was modified: its leaf is not JSON")) from None
+    if not canonical:
+        raise _Failed(Problem(index, f"index {index} was modified: its leaf is not RFC 8785 canonical"))
+    if claimed != index:
+        raise _Failed(Problem(index, f"index {index} holds the entry for index {claimed} "
+                              "(reordered or inserted)"))
+    stored = next(stored_hashes, None)
+    if stored is None or stored[0] != index or stored[1] != leaf_hash(leaf):
+        raise _Failed(Problem(index, f"index {index} was modified: its leaf does not match the tree"))
+
+
+def _check_root(checkpoint: Checkpoint, frontier: Frontier, report: VerifyReport) -> None:
+    if frontier.root() != checkpoint.root:
+        first, last = report.verified_size, checkpoint.size - 1
+        raise _Failed(Problem(first, f"the entries do not match the signed checkpoint at size "
+                              f"{checkpoint.size}: an entry between index {first} and {last} was "
+                              "modified, deleted, reordered or inserted"))
+    report.verified_size = checkpoint.size
+
+
+def _compare_nodes(conn: Connection, pending: list[tuple[tuple[int, int], bytes]]) -> None:
+    if not pending:
+        return
+    stored = rows.DbNodes(conn).nodes([key for key, _ in pending])
+    for key, expected in pending:
+        if stored.get(key) != expected:
+            first = key[1] << key[0]
+            raise _Failed(Problem(first, f"stored tree node {key} (leaves from index {first}) does not "
+                                  "match the recomputed tree"))
+    pending.clear()

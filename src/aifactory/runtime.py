@@ -1,0 +1,118 @@
+"""The runtime: every service of one process, wired from one `Settings`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aifactory.catalog import Catalog
+from aifactory.identity import actions
+from aifactory.identity.directory import TOPIC as IDENTITY_TOPIC
+from aifactory.identity.directory import Directory
+from aifactory.identity.permissions import Authorizer, Decision, Resource, Subject
+from aifactory.ledger import Event, Ledger
+from aifactory.plugins import collect, plugin_manager
+from aifactory.settings import Settings
+from aifactory.store import Database
+from aifactory.store.changes import versions
+from aifactory.store.migrate import upgrade
+
+__all__ = ["ChangeWatcher", "Runtime"]
+
+log = logging.getLogger(__name__)
+
+
+class ChangeWatcher:
+    """Polls the change feed and calls a topic's listeners when another process changed it."""
+
+    def __init__(self, db: Database, interval: float) -> None:
+        self.db = db
+        self.interval = interval
+        self._listeners: dict[str, list[Callable[[], None]]] = {}
+        self._seen: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def on(self, topic: str, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever `topic` changes."""
+        self._listeners.setdefault(topic, []).append(listener)
+
+    def poll(self) -> None:
+        """Check once and notify the listeners of every topic that moved."""
+        with self.db.read() as conn:
+            current = versions(conn)
+        for topic, version in current.items():
+            if self._seen.get(topic) != version:
+                self._seen[topic] = version
+                for listener in self._listeners.get(topic, []):
+                    listener()
+
+    def start(self) -> None:
+        """Poll in a background thread."""
+        self.poll()
+        self._thread = threading.Thread(target=self._run, name="change-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop polling."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.poll()
+            except Exception:
+                log.exception("change feed poll failed")
+
+
+class Runtime:
+    """Settings, database, ledger, directory, catalog and authorizer of one process."""
+
+    def __init__(self, settings: Settings, db: Database, ledger: Ledger) -> None:
+        self.settings = settings
+        self.db = db
+        self.ledger = ledger
+        self.plugins = plugin_manager()
+        self.directory = Directory(db, ledger)
+        self.catalog = Catalog(db, ledger, collect(self.plugins, "aifactory_register_gates"),
+                               review_days=settings.review_days,
+                               protected_labels=settings.protected_labels)
+        extra = collect(self.plugins, "aifactory_register_permission_policies")
+        self.authorizer = Authorizer.load(settings.cedar_policy_dir, extra_sources=extra)
+        self.watcher = ChangeWatcher(db, settings.change_poll_interval)
+        self.watcher.on(IDENTITY_TOPIC, self.directory.reload)
+        self.watcher.on(IDENTITY_TOPIC, self.authorizer.invalidate)
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = True) -> Runtime:
+        """Open the data dir's database (migrating it) and its ledger."""
+        db = Database(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        if migrate:
+            upgrade(db)
+        return cls(settings, db, Ledger.from_settings(settings, db))
+
+    def start(self) -> None:
+        """Start the background work of a server process (ledger writer and sequencer, watcher)."""
+        self.ledger.start()
+        self.watcher.start()
+
+    def close(self) -> None:
+        """Stop background work, flush the ledger and close the database."""
+        self.watcher.stop()
+        self.ledger.stop()
+        self.db.dispose()
+
+    def authorize(self, subject: Subject, action: str, resource: Resource,
+                  context: Mapping[str, Any] | None = None) -> Decision:
+        """Decide with Cedar; a denied write is recorded in the ledger and raised as 403."""
+        decision = self.authorizer.decide(subject, action, resource, context)
+        if decision.allowed:
+            return decision
+        if actions.group_of(action) == actions.WRITE:
+            self.ledger.append(Event("permission.denied", f"{resource.type.lower()}:{resource.id}",
+                                     subject.id, {"action": action, "policies": list(decision.policies)}))
+        return self.authorizer.require(subject, action, resource, context)  # raises, naming the policy

@@ -1,0 +1,54 @@
+"""The HTTP server: `create_app(settings)` builds the FastAPI app around one Runtime."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from aifactory import __version__
+from aifactory.runtime import Runtime
+from aifactory.server import problems
+from aifactory.server.metrics import Metrics
+from aifactory.server.middleware import RequestMiddleware
+from aifactory.server.routes import assets, health, identity, ledger
+from aifactory.settings import Settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """The aifactory control plane: identity and permissions, the catalog with its
+change-control choke point, and a tamper-evident ledger (RFC 9162 Merkle tree, C2SP signed
+checkpoints). Errors are RFC 9457 problem+json. Authenticate with `Authorization: Bearer aif_...`."""
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """The ASGI app. Opens (and migrates) the database at startup unless a runtime is given."""
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = runtime is None
+        rt = runtime or Runtime.open(settings)
+        app.state.runtime = rt
+        metrics.gauge("aifactory_ledger_size", "Entries in the ledger tree", lambda: rt.ledger.size())
+        if own:
+            rt.start()
+        try:
+            yield
+        finally:
+            if own:
+                rt.close()
+
+    app = FastAPI(title="aifactory", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.metrics = metrics
+    app.state.settings = settings
+    problems.install(app)
+    for router in (health.router, ledger.router, identity.router, assets.router):
+        app.include_router(router)
+    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    return app

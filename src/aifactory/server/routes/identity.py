@@ -1,0 +1,87 @@
+"""Teams, principals and API keys over HTTP."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from aifactory.identity.permissions import Resource
+from aifactory.identity.records import ApiKey, KeyIn, NewApiKey, Principal, PrincipalIn, Team, TeamIn
+from aifactory.server.auth import Caller, authenticated, governed, permit, runtime_of
+
+router = APIRouter(prefix="/v1", tags=["identity"])
+
+Ref = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$")]
+
+
+@router.post("/teams", status_code=201, openapi_extra=governed("teams.create"), summary="Create a team")
+def create_team(request: Request, body: TeamIn, caller: Caller = permit("teams.create", "Team")) -> Team:
+    """Add a team."""
+    return runtime_of(request).directory.create_team(body, caller.id)
+
+
+@router.get("/teams", openapi_extra=governed("teams.list"), summary="List teams")
+def list_teams(request: Request, _c: Caller = permit("teams.list", "Team")) -> list[Team]:
+    """Every team."""
+    return runtime_of(request).directory.teams()
+
+
+@router.post("/principals", status_code=201, openapi_extra=governed("principals.create"),
+             summary="Create a person or app")
+def create_principal(request: Request, body: PrincipalIn,
+                     caller: Caller = Depends(authenticated)) -> Principal:
+    """Add a principal; granting the admin role needs an admin."""
+    runtime = runtime_of(request)
+    runtime.authorize(caller.subject, "principals.create", Resource("Principal", body.name),
+                      {"granted_roles": list(body.roles)})
+    return runtime.directory.create_principal(body, caller.id)
+
+
+@router.get("/principals", openapi_extra=governed("principals.list"), summary="List principals")
+def list_principals(request: Request, _c: Caller = permit("principals.list", "Principal")) -> list[Principal]:
+    """Every principal."""
+    return runtime_of(request).directory.principals()
+
+
+@router.get("/principals/{ref}", openapi_extra=governed("principals.read"), summary="One principal")
+def get_principal(request: Request, ref: Ref, caller: Caller = Depends(authenticated)) -> Principal:
+    """A principal by id or name (`me` for the caller)."""
+    runtime = runtime_of(request)
+    principal = runtime.directory.principal(caller.id if ref == "me" else ref)
+    if principal.id != caller.id:
+        runtime.authorize(caller.subject, "principals.read", Resource("Principal", principal.id))
+    return principal
+
+
+@router.post("/keys", status_code=201, openapi_extra=governed("keys.create"),
+             summary="Create an API key (the secret is shown once)")
+def create_key(request: Request, body: KeyIn, caller: Caller = Depends(authenticated)) -> NewApiKey:
+    """A new key for the caller or (with permission) another principal."""
+    runtime = runtime_of(request)
+    owner = runtime.directory.principal(body.principal).id if body.principal else caller.id
+    runtime.authorize(caller.subject, "keys.create", Resource("Key", "new", {"owner": owner}))
+    return runtime.directory.create_key(body, owner, caller.id)
+
+
+@router.get("/keys", openapi_extra=governed("keys.list"), summary="List API keys (metadata only)")
+def list_keys(request: Request, caller: Caller = Depends(authenticated),
+              principal: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$")] = None,
+              ) -> list[ApiKey]:
+    """All keys, or one principal's (`principal=me` for your own)."""
+    runtime = runtime_of(request)
+    owner = None
+    if principal is not None:
+        owner = caller.id if principal == "me" else runtime.directory.principal(principal).id
+    attrs = {"owner": owner} if owner else {}
+    runtime.authorize(caller.subject, "keys.list", Resource("Key", "*", attrs))
+    return runtime.directory.keys(owner)
+
+
+@router.post("/keys/{ref}/revoke", openapi_extra=governed("keys.revoke"), summary="Revoke an API key")
+def revoke_key(request: Request, ref: Ref, caller: Caller = Depends(authenticated)) -> ApiKey:
+    """Revoke a key by id or prefix; every replica refuses it within the change poll interval."""
+    runtime = runtime_of(request)
+    key = runtime.directory.key(ref)
+    runtime.authorize(caller.subject, "keys.revoke", Resource("Key", key.id, {"owner": key.principal_id}))
+    return runtime.directory.revoke_key(key.id, caller.id)

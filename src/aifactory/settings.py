@@ -1,0 +1,99 @@
+"""Settings: the one typed configuration object, read from `AIFACTORY_*` environment variables.
+
+Every field carries a description; `docs/settings.md` is checked against them by a test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of one aifactory process (server, CLI or library use)."""
+
+    model_config = SettingsConfigDict(env_prefix="AIFACTORY_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(
+        default=Path(".aifactory"),
+        description="Directory for the embedded database, the ledger signing key and caches.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database. Unset: SQLite file `aifactory.db` in the data dir. "
+        "PostgreSQL: `postgresql+psycopg://user@host:5432/db`.",
+    )
+    url: str | None = Field(
+        default=None,
+        description="Base URL of a running aifactory server for the CLI; unset, the CLI works on the "
+        "local data dir.",
+    )
+    api_key: str | None = Field(
+        default=None,
+        description="API key the CLI and SDK send as a Bearer token to the server at `url`.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `aifactory serve` binds to.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port `aifactory serve` listens on.")
+    ledger_origin: str = Field(
+        default="aifactory.local/ledger",
+        description="Origin line of ledger checkpoints (C2SP tlog-checkpoint) and the signer's key name.",
+    )
+    ledger_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM) that signs checkpoints. Unset: `ledger.key` in the data "
+        "dir, created by `aifactory init` with mode 0600.",
+    )
+    ledger_checkpoint_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between signed checkpoints while entries arrive (at most one per interval).",
+    )
+    ledger_batch_size: int = Field(
+        default=5000,
+        ge=1,
+        description="Most entries one group commit or one sequencing step takes at once.",
+    )
+    sqlite_synchronous: str = Field(
+        default="FULL",
+        pattern="^(FULL|NORMAL|EXTRA)$",
+        description="SQLite `synchronous` pragma. FULL makes an acknowledged write survive power loss.",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Largest request body the server accepts; larger bodies get 413.",
+    )
+    change_poll_interval: float = Field(
+        default=0.5,
+        gt=0,
+        description="Seconds between checks for changes made by other replicas (key revocation, "
+        "policy edits).",
+    )
+    cedar_policy_dir: Path | None = Field(
+        default=None,
+        description="Directory of extra `*.cedar` files added to the built-in permission policies.",
+    )
+    review_days: int = Field(
+        default=180,
+        ge=1,
+        description="Days after registration (or last review) before a catalog asset is due for review.",
+    )
+    protected_labels: tuple[str, ...] = Field(
+        default=("production",),
+        description="Labels whose moves need the approval gate (JSON list in the environment).",
+    )
+    log_level: str = Field(default="INFO", description="Log level of the server and CLI.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite inside the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'aifactory.db').resolve()}"
+
+    @property
+    def resolved_ledger_key_file(self) -> Path:
+        """Where the checkpoint signing key lives."""
+        return self.ledger_key_file or self.data_dir / "ledger.key"

@@ -1,0 +1,148 @@
+"""SQL for the catalog: assets, versions, labels, label history, approvals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
+
+from aifactory.store.schema import approvals, asset_labels, asset_versions, assets, label_moves
+
+__all__ = [
+    "approvals_of",
+    "asset",
+    "assets_due",
+    "assets_list",
+    "delete_label",
+    "insert_approval",
+    "insert_asset",
+    "insert_label_move",
+    "insert_version",
+    "label_history",
+    "labels_of",
+    "max_version",
+    "set_label",
+    "set_review_by",
+    "version",
+    "version_by_hash",
+    "versions_of",
+]
+
+
+def insert_asset(conn: Connection, values: dict[str, Any]) -> None:
+    """Register an asset."""
+    conn.execute(insert(assets).values(**values))
+
+
+def asset(conn: Connection, ref: str) -> RowMapping | None:
+    """An asset by id or by `kind:name`."""
+    query = select(assets).where(assets.c.id == ref)
+    if ":" in ref:
+        kind, name = ref.split(":", 1)
+        query = select(assets).where(
+            (assets.c.id == ref) | ((assets.c.kind == kind) & (assets.c.name == name))
+        )
+    return conn.execute(query).mappings().first()
+
+
+def assets_list(conn: Connection, kind: str | None = None) -> Sequence[RowMapping]:
+    """Assets, optionally of one kind, by kind and name."""
+    query = select(assets).order_by(assets.c.kind, assets.c.name)
+    if kind is not None:
+        query = query.where(assets.c.kind == kind)
+    return conn.execute(query).mappings().all()
+
+
+def assets_due(conn: Connection, today: date) -> Sequence[RowMapping]:
+    """Assets whose review date has passed, most overdue first."""
+    query = select(assets).where(assets.c.review_by < today, assets.c.status != "retired")
+    return conn.execute(query.order_by(assets.c.review_by, assets.c.name)).mappings().all()
+
+
+def set_review_by(conn: Connection, asset_id: str, review_by: date) -> None:
+    """Move an asset's next review date."""
+    conn.execute(update(assets).where(assets.c.id == asset_id).values(review_by=review_by))
+
+
+def insert_version(conn: Connection, values: dict[str, Any]) -> None:
+    """Store a new immutable version."""
+    conn.execute(insert(asset_versions).values(**values))
+
+
+def max_version(conn: Connection, asset_id: str) -> int:
+    """The highest version number of an asset (0 when none)."""
+    query = select(func.max(asset_versions.c.number)).where(asset_versions.c.asset_id == asset_id)
+    return int(conn.execute(query).scalar() or 0)
+
+
+def version(conn: Connection, asset_id: str, number: int) -> RowMapping | None:
+    """One version of an asset."""
+    query = select(asset_versions).where(
+        asset_versions.c.asset_id == asset_id, asset_versions.c.number == number
+    )
+    return conn.execute(query).mappings().first()
+
+
+def version_by_hash(conn: Connection, asset_id: str, content_hash: str) -> RowMapping | None:
+    """The version of an asset with this content hash, if any."""
+    query = select(asset_versions).where(
+        asset_versions.c.asset_id == asset_id, asset_versions.c.content_hash == content_hash
+    )
+    return conn.execute(query).mappings().first()
+
+
+def versions_of(conn: Connection, asset_id: str) -> Sequence[RowMapping]:
+    """Every version of an asset, oldest first."""
+    query = select(asset_versions).where(asset_versions.c.asset_id == asset_id)
+    return conn.execute(query.order_by(asset_versions.c.number)).mappings().all()
+
+
+def labels_of(conn: Connection, asset_id: str) -> dict[str, int]:
+    """Where each label of an asset points."""
+    query = select(asset_labels.c.label, asset_labels.c.version_number).where(
+        asset_labels.c.asset_id == asset_id
+    )
+    return {str(r[0]): int(r[1]) for r in conn.execute(query)}
+
+
+def set_label(conn: Connection, asset_id: str, label: str, number: int, actor: str, at: datetime) -> None:
+    """Point a label at a version (insert or move)."""
+    values = {"version_number": number, "moved_by": actor, "moved_at": at}
+    result = conn.execute(
+        update(asset_labels)
+        .where(asset_labels.c.asset_id == asset_id, asset_labels.c.label == label)
+        .values(**values)
+    )
+    if result.rowcount == 0:
+        conn.execute(insert(asset_labels).values(asset_id=asset_id, label=label, **values))
+
+
+def delete_label(conn: Connection, asset_id: str, label: str) -> None:
+    """Remove a label from an asset."""
+    conn.execute(
+        delete(asset_labels).where(asset_labels.c.asset_id == asset_id, asset_labels.c.label == label)
+    )
+
+
+def insert_label_move(conn: Connection, values: dict[str, Any]) -> None:
+    """Record one label move in the history."""
+    conn.execute(insert(label_moves).values(**values))
+
+
+def label_history(conn: Connection, asset_id: str) -> Sequence[RowMapping]:
+    """Every label move of an asset, oldest first."""
+    query = select(label_moves).where(label_moves.c.asset_id == asset_id).order_by(label_moves.c.id)
+    return conn.execute(query).mappings().all()
+
+
+def insert_approval(conn: Connection, values: dict[str, Any]) -> None:
+    """Record an approval of a version."""
+    conn.execute(insert(approvals).values(**values))
+
+
+def approvals_of(conn: Connection, asset_id: str, number: int) -> Sequence[RowMapping]:
+    """Approvals of one version, oldest first."""
+    query = select(approvals).where(approvals.c.asset_id == asset_id, approvals.c.version_number == number)
+    return conn.execute(query.order_by(approvals.c.id)).mappings().all()

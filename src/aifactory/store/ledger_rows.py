@@ -1,0 +1,194 @@
+"""SQL for the ledger: the queue of accepted events, sequenced leaves, tree nodes, checkpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, delete, func, insert, select, tuple_, update
+
+from aifactory.store.schema import (
+    ledger_checkpoints,
+    ledger_entries,
+    ledger_nodes,
+    ledger_queue,
+    ledger_state,
+)
+
+__all__ = [
+    "DbNodes",
+    "QueuedEvent",
+    "StoredCheckpoint",
+    "checkpoints",
+    "count_queued",
+    "delete_queued",
+    "enqueue",
+    "entries",
+    "entry",
+    "insert_checkpoint",
+    "insert_entries",
+    "insert_nodes",
+    "iter_entries",
+    "iter_nodes",
+    "latest_checkpoint",
+    "read_state",
+    "take_queued",
+    "write_state",
+]
+
+QueuedEvent = tuple[int, str]
+StoredCheckpoint = tuple[int, bytes, str]
+
+
+def enqueue(conn: Connection, events: Sequence[str]) -> None:
+    """Durably accept events (canonical JSON text) in the caller's transaction."""
+    now = datetime.now(UTC)
+    conn.execute(insert(ledger_queue), [{"event": e, "enqueued_at": now} for e in events])
+
+
+def take_queued(conn: Connection, limit: int) -> list[QueuedEvent]:
+    """The oldest accepted events not yet sequenced."""
+    rows = conn.execute(
+        select(ledger_queue.c.id, ledger_queue.c.event).order_by(ledger_queue.c.id).limit(limit)
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def delete_queued(conn: Connection, ids: Sequence[int]) -> None:
+    """Remove events that have been sequenced (same transaction as their insertion in the tree)."""
+    for start in range(0, len(ids), 900):
+        conn.execute(delete(ledger_queue).where(ledger_queue.c.id.in_(ids[start : start + 900])))
+
+
+def count_queued(conn: Connection) -> int:
+    """How many accepted events wait for the sequencer."""
+    return int(conn.execute(select(func.count()).select_from(ledger_queue)).scalar_one())
+
+
+def read_state(conn: Connection) -> tuple[int, bytes] | None:
+    """The current tree size and root, or None before the first sequencing."""
+    row = conn.execute(select(ledger_state.c.size, ledger_state.c.root).where(ledger_state.c.id == 1)).first()
+    return None if row is None else (int(row[0]), bytes(row[1]))
+
+
+def write_state(conn: Connection, size: int, root: bytes, *, exists: bool) -> None:
+    """Record the new tree size and root."""
+    if exists:
+        conn.execute(update(ledger_state).where(ledger_state.c.id == 1).values(size=size, root=root))
+    else:
+        conn.execute(insert(ledger_state).values(id=1, size=size, root=root))
+
+
+def insert_entries(conn: Connection, leaves: Sequence[tuple[int, bytes]]) -> None:
+    """Store sequenced leaves (index, exact leaf bytes)."""
+    conn.execute(insert(ledger_entries), [{"idx": i, "leaf": leaf} for i, leaf in leaves])
+
+
+def insert_nodes(conn: Connection, nodes: Sequence[tuple[tuple[int, int], bytes]]) -> None:
+    """Store hashes of newly completed subtrees."""
+    conn.execute(
+        insert(ledger_nodes), [{"level": lv, "idx": i, "hash": h} for (lv, i), h in nodes]
+    )
+
+
+class DbNodes:
+    """Reads stored subtree hashes in one query, for proofs and the frontier."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def nodes(self, keys: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
+        """The stored hashes of the given (level, index) subtrees."""
+        found: dict[tuple[int, int], bytes] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 400):
+            chunk = unique[start : start + 400]
+            rows = self.conn.execute(
+                select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(
+                    tuple_(ledger_nodes.c.level, ledger_nodes.c.idx).in_(chunk)
+                )
+            )
+            found.update({(int(r[0]), int(r[1])): bytes(r[2]) for r in rows})
+        return found
+
+
+def entry(conn: Connection, index: int) -> bytes | None:
+    """The leaf bytes at `index`, or None."""
+    row = conn.execute(select(ledger_entries.c.leaf).where(ledger_entries.c.idx == index)).first()
+    return None if row is None else bytes(row[0])
+
+
+def entries(conn: Connection, start: int, end: int) -> list[tuple[int, bytes]]:
+    """Leaves with start <= index < end, in index order."""
+    rows = conn.execute(
+        select(ledger_entries.c.idx, ledger_entries.c.leaf)
+        .where(ledger_entries.c.idx >= start, ledger_entries.c.idx < end)
+        .order_by(ledger_entries.c.idx)
+    )
+    return [(int(r[0]), bytes(r[1])) for r in rows]
+
+
+def iter_entries(conn: Connection, chunk: int = 10_000) -> Iterator[tuple[int, bytes]]:
+    """Every stored leaf in index order, as stored (gaps and all), read in chunks."""
+    after = -1
+    while True:
+        rows = conn.execute(
+            select(ledger_entries.c.idx, ledger_entries.c.leaf)
+            .where(ledger_entries.c.idx > after)
+            .order_by(ledger_entries.c.idx)
+            .limit(chunk)
+        ).all()
+        if not rows:
+            return
+        for r in rows:
+            yield int(r[0]), bytes(r[1])
+        after = int(rows[-1][0])
+
+
+def iter_nodes(conn: Connection, level: int, chunk: int = 10_000) -> Iterator[tuple[int, bytes]]:
+    """Every stored node of one level in index order."""
+    after = -1
+    while True:
+        rows = conn.execute(
+            select(ledger_nodes.c.idx, ledger_nodes.c.hash)
+            .where(ledger_nodes.c.level == level, ledger_nodes.c.idx > after)
+            .order_by(ledger_nodes.c.idx)
+            .limit(chunk)
+        ).all()
+        if not rows:
+            return
+        for r in rows:
+            yield int(r[0]), bytes(r[1])
+        after = int(rows[-1][0])
+
+
+def insert_checkpoint(conn: Connection, size: int, root: bytes, note: str) -> None:
+    """Store a signed checkpoint."""
+    conn.execute(
+        insert(ledger_checkpoints).values(size=size, root=root, note=note, created_at=datetime.now(UTC))
+    )
+
+
+def latest_checkpoint(conn: Connection) -> tuple[int, bytes, str, datetime] | None:
+    """The newest signed checkpoint: size, root, note, when."""
+    row = conn.execute(
+        select(
+            ledger_checkpoints.c.size,
+            ledger_checkpoints.c.root,
+            ledger_checkpoints.c.note,
+            ledger_checkpoints.c.created_at,
+        )
+        .order_by(ledger_checkpoints.c.size.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (int(row[0]), bytes(row[1]), str(row[2]), row[3])
+
+
+def checkpoints(conn: Connection) -> list[StoredCheckpoint]:
+    """Every stored checkpoint, smallest tree first."""
+    rows = conn.execute(
+        select(ledger_checkpoints.c.size, ledger_checkpoints.c.root, ledger_checkpoints.c.note).order_by(
+            ledger_checkpoints.c.size
+        )
+    )
+    return [(int(r[0]), bytes(r[1]), str(r[2])) for r in rows]

@@ -1,0 +1,229 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations in `migrations/` must match it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use datetime.now(UTC)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# --- ledger -------------------------------------------------------------------------------------
+
+ledger_queue = Table(
+    "ledger_queue",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event", Text, nullable=False),
+    Column("enqueued_at", UTCDateTime, nullable=False),
+)
+"""Durably accepted events that the sequencer has not yet given an index."""
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("leaf", LargeBinary, nullable=False),
+)
+"""Sequenced leaves: `leaf` is exactly the RFC 8785 bytes that were hashed into the tree."""
+
+ledger_nodes = Table(
+    "ledger_nodes",
+    metadata,
+    Column("level", Integer, nullable=False),
+    Column("idx", BigInteger, nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    PrimaryKeyConstraint("level", "idx"),
+)
+"""Hashes of complete subtrees: level 0 are leaf hashes; (level, idx) covers leaves
+[idx * 2**level, (idx + 1) * 2**level)."""
+
+ledger_state = Table(
+    "ledger_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+    Column("root", LargeBinary(32), nullable=False),
+)
+"""One row (id = 1): the current tree size and root."""
+
+ledger_checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+"""Every signed checkpoint, as the C2SP signed note text."""
+
+# --- change feed ---------------------------------------------------------------------------------
+
+changes = Table(
+    "changes",
+    metadata,
+    Column("topic", String(64), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)
+"""A counter per topic (`keys`, `principals`, `policies`...) that replicas poll to refresh caches."""
+
+# --- identity -----------------------------------------------------------------------------------
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+principals = Table(
+    "principals",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("team_id", String(40), ForeignKey("teams.id"), nullable=True),
+    Column("roles", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime, nullable=True),
+)
+"""People and apps. `roles` is a JSON list of role names."""
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("prefix", String(32), nullable=False, unique=True),
+    Column("key_hash", LargeBinary(32), nullable=False),
+    Column("principal_id", String(40), ForeignKey("principals.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("created_by", String(40), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+"""API keys: only the SHA-256 of the secret is stored; `prefix` finds the row."""
+
+# --- catalog ------------------------------------------------------------------------------------
+
+assets = Table(
+    "assets",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("owner_id", String(40), ForeignKey("principals.id"), nullable=False),
+    Column("steward_team_id", String(40), ForeignKey("teams.id"), nullable=True),
+    Column("review_by", Date, nullable=False),
+    Column("retirement_condition", Text, nullable=False, default=""),
+    Column("critical", Boolean, nullable=False, default=False),
+    Column("status", String(16), nullable=False),
+    Column("created_by", String(40), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("kind", "name", name="uq_assets_kind_name"),
+)
+"""Every governed asset: prompts, policy packs, routes, deployments, datasets, use cases."""
+
+asset_versions = Table(
+    "asset_versions",
+    metadata,
+    Column("asset_id", String(40), ForeignKey("assets.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("author_id", String(40), nullable=False),
+    Column("message", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("asset_id", "number"),
+    UniqueConstraint("asset_id", "content_hash", name="uq_asset_versions_asset_hash"),
+)
+"""Immutable, content-addressed versions (`content` is canonical JSON, `content_hash` its SHA-256)."""
+
+asset_labels = Table(
+    "asset_labels",
+    metadata,
+    Column("asset_id", String(40), ForeignKey("assets.id"), nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("version_number", Integer, nullable=False),
+    Column("moved_by", String(40), nullable=False),
+    Column("moved_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("asset_id", "label"),
+)
+"""Where each label points now."""
+
+label_moves = Table(
+    "label_moves",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("asset_id", String(40), ForeignKey("assets.id"), nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("from_version", Integer, nullable=True),
+    Column("to_version", Integer, nullable=True),
+    Column("actor_id", String(40), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("at", UTCDateTime, nullable=False),
+)
+"""History of every label move; `to_version` NULL means the label was removed."""
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("asset_id", String(40), ForeignKey("assets.id"), nullable=False),
+    Column("version_number", Integer, nullable=False),
+    Column("approver_id", String(40), nullable=False),
+    Column("comment", Text, nullable=False, default=""),
+    Column("at", UTCDateTime, nullable=False),
+    UniqueConstraint("asset_id", "version_number", "approver_id", name="uq_approvals_once"),
+)
+"""Approvals of one asset version by one principal."""
