@@ -29,7 +29,9 @@ def working_set(size: int) -> list[Request]:
     return requests
 
 
-def measure(decide: Callable[[Subject, str, Resource], object], requests: list[Request], calls: int) -> list[int]:
+def measure(
+    decide: Callable[[Subject, str, Resource], object], requests: list[Request], calls: int
+) -> list[int]:
     """Nanoseconds per call, cycling through `requests`."""
     timings = []
     clock = time.perf_counter_ns

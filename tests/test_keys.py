@@ -76,7 +76,9 @@ def test_redact_replaces_every_key_and_keeps_the_prefix() -> None:
     redacted = redact_key(line)
     assert first.full_key not in redacted
     assert second.full_key not in redacted
-    assert redacted == f"Authorization: Bearer aif_{first.prefix}_***; retry with key=aif_{second.prefix}_***."
+    assert (
+        redacted == f"Authorization: Bearer aif_{first.prefix}_***; retry with key=aif_{second.prefix}_***."
+    )
 
 
 def test_redact_hides_a_truncated_key_too() -> None:
