@@ -68,8 +68,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     """Settings for a data dir in tmp_path, on the parametrised database."""
-    return Settings(data_dir=tmp_path / "data", database_url=database_url,
-                    ledger_checkpoint_interval=0.2, change_poll_interval=0.1)
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        ledger_checkpoint_interval=0.2,
+        change_poll_interval=0.1,
+    )
 
 
 @pytest.fixture
@@ -123,8 +127,9 @@ class LiveServer:
 def run_server(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, str]:
     """Start uvicorn with create_app(settings) in a thread; wait until it answers."""
     port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on")
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

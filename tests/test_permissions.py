@@ -118,18 +118,22 @@ def test_require_returns_the_permitting_decision(authorizer: Authorizer) -> None
 
 
 @pytest.mark.parametrize(
-    ("role", "granted", "allowed"),
+    ("role", "action", "resource", "granted", "allowed"),
     [
-        ("platform", ["author", "admin"], False),
-        ("platform", ["author", "reviewer"], True),
-        ("admin", ["admin"], True),
+        ("platform", "principals.create", "principal", ["author", "admin"], False),
+        ("platform", "principals.create", "principal", ["author", "reviewer"], True),
+        ("admin", "principals.create", "principal", ["admin"], True),
+        # a key carries its owner's roles: minting one for an admin grants admin
+        ("platform", "keys.create", "other-key", ["admin"], False),
+        ("platform", "keys.create", "other-key", ["author"], True),
+        ("admin", "keys.create", "other-key", ["admin"], True),
     ],
 )
 def test_only_admins_grant_admin(
-    authorizer: Authorizer, role: str, granted: list[str], allowed: bool
+    authorizer: Authorizer, role: str, action: str, resource: str, granted: list[str], allowed: bool
 ) -> None:
     context = {"granted_roles": granted}
-    decision = authorizer.decide(subject(role), "principals.create", RESOURCES["principal"], context)
+    decision = authorizer.decide(subject(role), action, RESOURCES[resource], context)
     assert decision.allowed is allowed
     if not allowed:
         assert decision.policies == ("only-admin-grants-admin",)

@@ -35,8 +35,12 @@ def initialize(settings: Settings) -> InitResult:
         if not runtime.directory.principals():
             admin_key = _bootstrap_admin(runtime)
         runtime.ledger.sync()
-        return InitResult(str(settings.data_dir.resolve()), _safe_url(settings.resolved_database_url),
-                          runtime.ledger.verifier_key(), admin_key)
+        return InitResult(
+            str(settings.data_dir.resolve()),
+            _safe_url(settings.resolved_database_url),
+            runtime.ledger.verifier_key(),
+            admin_key,
+        )
     finally:
         runtime.close()
 
@@ -44,7 +48,8 @@ def initialize(settings: Settings) -> InitResult:
 def _bootstrap_admin(runtime: Runtime) -> str:
     team = runtime.directory.create_team(TeamIn(name=PLATFORM_TEAM), actor=None)
     admin = runtime.directory.create_principal(
-        PrincipalIn(name=ADMIN_NAME, kind="person", roles=["admin"], team=team.id), actor=None)
+        PrincipalIn(name=ADMIN_NAME, kind="person", roles=["admin"], team=team.id), actor=None
+    )
     key = runtime.directory.create_key(KeyIn(name="bootstrap admin key"), admin.id, actor=None)
     return key.key
 

@@ -117,5 +117,5 @@ def status_for(error: AifactoryError) -> int:
     """The HTTP status of an error: its own class or the nearest ancestor in the table."""
     for cls in type(error).__mro__:
         if cls in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+            return STATUS_BY_ERROR[cls]
     return 500

@@ -78,9 +78,13 @@ class Runtime:
         self.ledger = ledger
         self.plugins = plugin_manager()
         self.directory = Directory(db, ledger)
-        self.catalog = Catalog(db, ledger, collect(self.plugins, "aifactory_register_gates"),
-                               review_days=settings.review_days,
-                               protected_labels=settings.protected_labels)
+        self.catalog = Catalog(
+            db,
+            ledger,
+            collect(self.plugins, "aifactory_register_gates"),
+            review_days=settings.review_days,
+            protected_labels=settings.protected_labels,
+        )
         extra = collect(self.plugins, "aifactory_register_permission_policies")
         self.authorizer = Authorizer.load(settings.cedar_policy_dir, extra_sources=extra)
         self.watcher = ChangeWatcher(db, settings.change_poll_interval)
@@ -106,13 +110,20 @@ class Runtime:
         self.ledger.stop()
         self.db.dispose()
 
-    def authorize(self, subject: Subject, action: str, resource: Resource,
-                  context: Mapping[str, Any] | None = None) -> Decision:
+    def authorize(
+        self, subject: Subject, action: str, resource: Resource, context: Mapping[str, Any] | None = None
+    ) -> Decision:
         """Decide with Cedar; a denied write is recorded in the ledger and raised as 403."""
         decision = self.authorizer.decide(subject, action, resource, context)
         if decision.allowed:
             return decision
         if actions.group_of(action) == actions.WRITE:
-            self.ledger.append(Event("permission.denied", f"{resource.type.lower()}:{resource.id}",
-                                     subject.id, {"action": action, "policies": list(decision.policies)}))
+            self.ledger.append(
+                Event(
+                    "permission.denied",
+                    f"{resource.type.lower()}:{resource.id}",
+                    subject.id,
+                    {"action": action, "policies": list(decision.policies)},
+                )
+            )
         return self.authorizer.require(subject, action, resource, context)  # raises, naming the policy

@@ -37,8 +37,9 @@ class AssetIn(InputModel):
     steward_team: str | None = Field(default=None, description="Team that stewards it (id or name).")
     review_by: date | None = Field(default=None, description="Next review date; default: in review_days.")
     retirement_condition: str = Field(default="", max_length=2000)
-    critical: bool = Field(default=False, description="Critical assets need two approvals to reach a "
-                           "protected label.")
+    critical: bool = Field(
+        default=False, description="Critical assets need two approvals to reach a protected label."
+    )
 
 
 class Asset(BaseModel):

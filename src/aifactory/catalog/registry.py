@@ -4,8 +4,8 @@ point through which every label moves."""
 from __future__ import annotations
 
 import hashlib
-import re
 import json
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -50,8 +50,16 @@ def content_hash(content: dict[str, Any]) -> str:
 class Catalog:
     """Registers assets and versions and moves labels, writing every change to the ledger."""
 
-    def __init__(self, db: Database, ledger: Ledger, gates: Sequence[Gate], *, review_days: int,
-                 protected_labels: Sequence[str], today: Callable[[], date] = lambda: date.today()) -> None:
+    def __init__(
+        self,
+        db: Database,
+        ledger: Ledger,
+        gates: Sequence[Gate],
+        *,
+        review_days: int,
+        protected_labels: Sequence[str],
+        today: Callable[[], date] = lambda: date.today(),
+    ) -> None:
         self.db = db
         self.ledger = ledger
         self.gates = list(gates)
@@ -70,15 +78,25 @@ class Catalog:
             if rows.asset(conn, f"{spec.kind}:{spec.name}") is not None:
                 raise ConflictError(f"asset {spec.kind}:{spec.name} already exists")
             values = spec.model_dump(exclude={"owner", "steward_team"}) | {
-                "id": new_id("ast"), "owner_id": owner, "steward_team_id": team, "status": "active",
+                "id": new_id("ast"),
+                "owner_id": owner,
+                "steward_team_id": team,
+                "status": "active",
                 "review_by": spec.review_by or self.today() + timedelta(days=self.review_days),
-                "created_by": actor, "created_at": now,
+                "created_by": actor,
+                "created_at": now,
             }
             rows.insert_asset(conn, values)
             asset = _asset(conn, rows.asset(conn, values["id"]))
-            self.ledger.enqueue(conn, Event("asset.created", f"asset:{asset.id}", actor,
-                                            {"kind": asset.kind, "name": asset.name, "owner": owner,
-                                             "critical": asset.critical}))
+            self.ledger.enqueue(
+                conn,
+                Event(
+                    "asset.created",
+                    f"asset:{asset.id}",
+                    actor,
+                    {"kind": asset.kind, "name": asset.name, "owner": owner, "critical": asset.critical},
+                ),
+            )
             bump(conn, "catalog")
         return asset
 
@@ -87,7 +105,7 @@ class Catalog:
         with self.db.read() as conn:
             return _asset(conn, _asset_row(conn, ref))
 
-    def list(self, kind: str | None = None) -> list[Asset]:
+    def assets(self, kind: str | None = None) -> list[Asset]:
         """Every asset, optionally of one kind."""
         with self.db.read() as conn:
             return [_asset(conn, row) for row in rows.assets_list(conn, kind)]
@@ -105,8 +123,15 @@ class Catalog:
         with self.db.write() as conn:
             row = _asset_row(conn, ref)
             rows.set_review_by(conn, row["id"], next_date)
-            self.ledger.enqueue(conn, Event("asset.reviewed", f"asset:{row['id']}", actor,
-                                            {"next_review_by": next_date.isoformat(), "comment": comment}))
+            self.ledger.enqueue(
+                conn,
+                Event(
+                    "asset.reviewed",
+                    f"asset:{row['id']}",
+                    actor,
+                    {"next_review_by": next_date.isoformat(), "comment": comment},
+                ),
+            )
             return _asset(conn, rows.asset(conn, row["id"]))
 
     # --- versions and approvals -------------------------------------------------------------------
@@ -120,12 +145,27 @@ class Catalog:
             if existing is not None:
                 return _version(existing)
             number = rows.max_version(conn, asset_id) + 1
-            rows.insert_version(conn, {
-                "asset_id": asset_id, "number": number, "content_hash": digest,
-                "content": canonical_json(content).decode(), "author_id": actor, "message": message,
-                "created_at": datetime.now(UTC)})
-            self.ledger.enqueue(conn, Event("asset.version_created", f"asset:{asset_id}", actor,
-                                            {"version": number, "content_hash": digest}))
+            rows.insert_version(
+                conn,
+                {
+                    "asset_id": asset_id,
+                    "number": number,
+                    "content_hash": digest,
+                    "content": canonical_json(content).decode(),
+                    "author_id": actor,
+                    "message": message,
+                    "created_at": datetime.now(UTC),
+                },
+            )
+            self.ledger.enqueue(
+                conn,
+                Event(
+                    "asset.version_created",
+                    f"asset:{asset_id}",
+                    actor,
+                    {"version": number, "content_hash": digest},
+                ),
+            )
             bump(conn, "catalog")
             return _version(rows.version(conn, asset_id, number), created=True)
 
@@ -147,16 +187,29 @@ class Catalog:
             if version["author_id"] == actor:
                 raise PermissionDeniedError(
                     f"you authored version {number} of {ref}; approval must come from someone else",
-                    policies=["catalog:no-self-approval"])
-            values = {"asset_id": asset_id, "version_number": number, "approver_id": actor,
-                      "comment": comment, "at": datetime.now(UTC)}
+                    policies=["catalog:no-self-approval"],
+                )
+            values = {
+                "asset_id": asset_id,
+                "version_number": number,
+                "approver_id": actor,
+                "comment": comment,
+                "at": datetime.now(UTC),
+            }
             try:
                 with conn.begin_nested():
                     rows.insert_approval(conn, values)
             except IntegrityError:
                 raise ConflictError(f"you already approved version {number} of {ref}") from None
-            self.ledger.enqueue(conn, Event("asset.approved", f"asset:{asset_id}", actor,
-                                            {"version": number, "content_hash": version["content_hash"]}))
+            self.ledger.enqueue(
+                conn,
+                Event(
+                    "asset.approved",
+                    f"asset:{asset_id}",
+                    actor,
+                    {"version": number, "content_hash": version["content_hash"]},
+                ),
+            )
         return Approval(**values)
 
     # --- labels: the choke point ------------------------------------------------------------------
@@ -168,14 +221,21 @@ class Catalog:
         nothing, and is itself recorded in the ledger as a refused move.
         """
         if not _LABEL.match(label):
-            raise InvalidInputError(f"invalid label {label!r}: use lowercase letters, digits, '-' and '_', "
-                                    "starting with a letter (at most 64 characters)")
+            raise InvalidInputError(
+                f"invalid label {label!r}: use lowercase letters, digits, '-' and '_', "
+                "starting with a letter (at most 64 characters)"
+            )
         try:
             return self._move(ref, label, number, actor, reason)
         except GateRefusedError as refused:
-            self.ledger.append(Event("asset.label_move_refused", f"asset:{refused.extra['asset_id']}",
-                                     actor, {"label": label, "version": number,
-                                             "unmet": refused.extra["unmet"]}))
+            self.ledger.append(
+                Event(
+                    "asset.label_move_refused",
+                    f"asset:{refused.extra['asset_id']}",
+                    actor,
+                    {"label": label, "version": number, "unmet": refused.extra["unmet"]},
+                )
+            )
             raise
 
     def _move(self, ref: str, label: str, number: int | None, actor: str, reason: str) -> LabelMove:
@@ -193,24 +253,47 @@ class Catalog:
                     raise ConflictError(f"label '{label}' already points at version {number}")
                 self._check_gates(conn, asset, version, label, actor, current)
                 rows.set_label(conn, asset.id, label, number, actor, now)
-            move = LabelMove(asset_id=asset.id, label=label, from_version=current, to_version=number,
-                             actor_id=actor, reason=reason, at=now)
+            move = LabelMove(
+                asset_id=asset.id,
+                label=label,
+                from_version=current,
+                to_version=number,
+                actor_id=actor,
+                reason=reason,
+                at=now,
+            )
             rows.insert_label_move(conn, move.model_dump())
-            self.ledger.enqueue(conn, Event("asset.label_moved", f"asset:{asset.id}", actor,
-                                            {"label": label, "from": current, "to": number,
-                                             "reason": reason}))
+            self.ledger.enqueue(
+                conn,
+                Event(
+                    "asset.label_moved",
+                    f"asset:{asset.id}",
+                    actor,
+                    {"label": label, "from": current, "to": number, "reason": reason},
+                ),
+            )
             bump(conn, "catalog")
         return move
 
-    def _check_gates(self, conn: Connection, asset: Asset, version: AssetVersion, label: str, actor: str,
-                     current: int | None) -> None:
+    def _check_gates(
+        self,
+        conn: Connection,
+        asset: Asset,
+        version: AssetVersion,
+        label: str,
+        actor: str,
+        current: int | None,
+    ) -> None:
         approvals = [Approval(**r) for r in rows.approvals_of(conn, asset.id, version.number)]
         ctx = MoveContext(asset, version, label, actor, current, approvals, self.protected_labels)
         unmet = [condition for gate in self.gates for condition in gate.unmet(ctx)]
         if unmet:
             raise GateRefusedError(
                 f"cannot move '{label}' of {asset.kind}:{asset.name} to version {version.number}: "
-                + "; ".join(unmet), unmet=unmet, asset_id=asset.id)
+                + "; ".join(unmet),
+                unmet=unmet,
+                asset_id=asset.id,
+            )
 
     def history(self, ref: str) -> list[LabelMove]:
         """Every label move of an asset, oldest first."""

@@ -51,8 +51,12 @@ class Directory:
         """Reload the active keys into memory."""
         with self.db.read() as conn:
             fresh = {
-                r["prefix"]: _CachedKey(r["id"], bytes(r["key_hash"]), r["expires_at"],
-                                        Subject(r["principal_id"], r["kind"], tuple(r["roles"]), r["team_id"]))
+                r["prefix"]: _CachedKey(
+                    r["id"],
+                    bytes(r["key_hash"]),
+                    r["expires_at"],
+                    Subject(r["principal_id"], r["kind"], tuple(r["roles"]), r["team_id"]),
+                )
                 for r in rows.active_keys(conn)
             }
         with self._lock:
@@ -93,11 +97,24 @@ class Directory:
                 if team is None:
                     raise InvalidInputError(f"no team {spec.team!r}: create it first")
                 team_id = team["id"]
-            principal = Principal(id=new_id("prn"), name=spec.name, kind=spec.kind, roles=roles,
-                                  team_id=team_id, created_at=datetime.now(UTC))
+            principal = Principal(
+                id=new_id("prn"),
+                name=spec.name,
+                kind=spec.kind,
+                roles=roles,
+                team_id=team_id,
+                created_at=datetime.now(UTC),
+            )
             rows.insert_principal(conn, principal.model_dump())
-            self.ledger.enqueue(conn, Event("principal.created", f"principal:{principal.id}", actor,
-                                            {"kind": spec.kind, "roles": roles, "team": team_id}))
+            self.ledger.enqueue(
+                conn,
+                Event(
+                    "principal.created",
+                    f"principal:{principal.id}",
+                    actor,
+                    {"kind": spec.kind, "roles": roles, "team": team_id},
+                ),
+            )
             bump(conn, TOPIC)
         return principal
 
@@ -121,13 +138,32 @@ class Directory:
         material = generate_key()
         now = datetime.now(UTC)
         expires = now + timedelta(days=spec.expires_in_days) if spec.expires_in_days else None
-        record = ApiKey(id=new_id("key"), prefix=material.prefix, principal_id=owner_id, name=spec.name,
-                        created_by=actor, created_at=now, expires_at=expires, revoked_at=None)
+        record = ApiKey(
+            id=new_id("key"),
+            prefix=material.prefix,
+            principal_id=owner_id,
+            name=spec.name,
+            created_by=actor,
+            created_at=now,
+            expires_at=expires,
+            revoked_at=None,
+        )
         with self.db.write(conflict="key prefix collision; try again") as conn:
             rows.insert_key(conn, record.model_dump() | {"key_hash": material.key_hash})
-            self.ledger.enqueue(conn, Event("key.created", f"key:{record.id}", actor, {
-                "prefix": record.prefix, "principal": owner_id, "name": spec.name,
-                "expires_at": expires.isoformat() if expires else None}))
+            self.ledger.enqueue(
+                conn,
+                Event(
+                    "key.created",
+                    f"key:{record.id}",
+                    actor,
+                    {
+                        "prefix": record.prefix,
+                        "principal": owner_id,
+                        "name": spec.name,
+                        "expires_at": expires.isoformat() if expires else None,
+                    },
+                ),
+            )
             bump(conn, TOPIC)
         self.reload()
         return NewApiKey(**record.model_dump(), key=material.full_key)
@@ -151,8 +187,15 @@ class Directory:
         with self.db.write() as conn:
             if not rows.revoke_key(conn, key.id, datetime.now(UTC)):
                 raise ConflictError(f"API key {key.id} is already revoked")
-            self.ledger.enqueue(conn, Event("key.revoked", f"key:{key.id}", actor,
-                                            {"prefix": key.prefix, "principal": key.principal_id}))
+            self.ledger.enqueue(
+                conn,
+                Event(
+                    "key.revoked",
+                    f"key:{key.id}",
+                    actor,
+                    {"prefix": key.prefix, "principal": key.principal_id},
+                ),
+            )
             bump(conn, TOPIC)
         self.reload()
         return self.key(key.id)

@@ -24,7 +24,7 @@ import cedarpy
 from aifactory.errors import ConfigurationError, InvalidInputError, PermissionDeniedError
 from aifactory.identity.actions import ACTIONS, GROUPS, group_of
 
-__all__ = ["NAMESPACE", "Authorizer", "Decision", "Resource", "Subject"]
+__all__ = ["NAMESPACE", "AttrValue", "Authorizer", "Decision", "Resource", "Subject"]
 
 NAMESPACE = "Aifactory"
 AttrValue = str | bool | int
@@ -152,7 +152,7 @@ class Authorizer:
         result = cedarpy.is_authorized(request, self._policy_set, _entities(subject, action, resource))
         if result.diagnostics.errors:
             _log.warning("policy errors deciding %s: %s", action, "; ".join(result.diagnostics.errors))
-        return _decision(result.allowed, tuple(result.diagnostics.reasons))
+        return _decision(result.allowed, tuple(sorted(result.diagnostics.reasons)))
 
 
 def _decision(allowed: bool, policies: tuple[str, ...]) -> Decision:

@@ -30,8 +30,9 @@ MAX_PAGE = 1000
 class Ledger:
     """Append events, sequence them into a Merkle tree, sign checkpoints, serve proofs."""
 
-    def __init__(self, db: Database, signer: NoteSigner, origin: str, *, batch_size: int = 5000,
-                 interval: float = 1.0) -> None:
+    def __init__(
+        self, db: Database, signer: NoteSigner, origin: str, *, batch_size: int = 5000, interval: float = 1.0
+    ) -> None:
         self.db = db
         self.signer = signer
         self.origin = origin
@@ -50,8 +51,13 @@ class Ledger:
         except FileNotFoundError as exc:
             raise ConfigurationError(str(exc)) from exc
         signer = NoteSigner(settings.ledger_origin, key)
-        return cls(db, signer, settings.ledger_origin, batch_size=settings.ledger_batch_size,
-                   interval=settings.ledger_checkpoint_interval)
+        return cls(
+            db,
+            signer,
+            settings.ledger_origin,
+            batch_size=settings.ledger_batch_size,
+            interval=settings.ledger_checkpoint_interval,
+        )
 
     # --- writing ----------------------------------------------------------------------------------
 
@@ -149,8 +155,9 @@ class Ledger:
         """RFC 9162 inclusion proof of leaf `index` in the tree of `tree_size` leaves."""
         self._check_size(tree_size)
         if not 0 <= index < tree_size:
-            raise InvalidInputError(f"index must be in [0, tree_size), got index={index} "
-                                    f"tree_size={tree_size}")
+            raise InvalidInputError(
+                f"index must be in [0, tree_size), got index={index} tree_size={tree_size}"
+            )
         with self.db.read() as conn:
             return inclusion_proof(rows.DbNodes(conn), index, tree_size)
 
@@ -165,8 +172,9 @@ class Ledger:
     def _check_size(self, tree_size: int) -> None:
         size = self.size()
         if tree_size > size or tree_size < 1:
-            raise InvalidInputError(f"tree_size must be between 1 and the current size {size}, "
-                                    f"got {tree_size}")
+            raise InvalidInputError(
+                f"tree_size must be between 1 and the current size {size}, got {tree_size}"
+            )
 
     def verify(self, progress: Callable[[int], None] = lambda _n: None) -> VerifyReport:
         """Recompute the whole tree from storage and check every signed checkpoint."""

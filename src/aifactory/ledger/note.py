@@ -68,10 +68,14 @@ def _check_text(text: str, what: str) -> None:
 
 
 def _b64decode(text: str, what: str) -> bytes:
+    """Strict base64: a re-encoding must give `text` back, so that no two texts carry one value."""
     try:
-        return base64.b64decode(text, validate=True)
+        decoded = base64.b64decode(text, validate=True)
     except binascii.Error:
         raise NoteError(f"{what} is not valid base64") from None
+    if base64.b64encode(decoded).decode() != text:
+        raise NoteError(f"{what} is not canonical base64")
+    return decoded
 
 
 def _public_bytes(key: Ed25519PublicKey) -> bytes:
@@ -143,7 +147,9 @@ class NoteVerifier:
     def from_verifier_key(cls, vkey: str) -> NoteVerifier:
         """The verifier for a `<name>+<hex key id>+<base64(0x01 || public key)>` key string."""
         name, _, rest = vkey.partition("+")
-        id_hex, _, encoded = rest.partition("+")
+        id_hex, plus, encoded = rest.partition("+")
+        if not plus:
+            raise NoteError("verifier key: expected <name>+<hex key id>+<base64 key>")
         _check_key_name(name)
         if not _KEY_ID.fullmatch(id_hex):
             raise NoteError(f"verifier key: the key id {id_hex!r} is not 8 hex digits")
@@ -202,10 +208,7 @@ class Checkpoint:
         origin, size, root, *extensions = lines
         if not _TREE_SIZE.fullmatch(size):
             raise NoteError(f"checkpoint: tree size {size!r} is not a decimal without leading zeros")
-        decoded = _b64decode(root, "checkpoint: the root hash")
-        if base64.b64encode(decoded).decode() != root:
-            raise NoteError("checkpoint: the root hash is not in canonical base64")
-        return cls(origin, int(size), decoded, tuple(extensions))
+        return cls(origin, int(size), _b64decode(root, "checkpoint: the root hash"), tuple(extensions))
 
 
 # --- the signing key file ----------------------------------------------------------------------------

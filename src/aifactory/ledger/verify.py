@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
@@ -39,7 +39,6 @@ class VerifyReport:
     root: bytes = EMPTY_ROOT
     verified_size: int = 0
     problem: Problem | None = None
-    _pending: list[tuple[tuple[int, int], bytes]] = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -47,7 +46,7 @@ class VerifyReport:
         return self.problem is None
 
 
-class _Failed(Exception):
+class _ProblemFoundError(Exception):
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
 
@@ -64,7 +63,7 @@ def verify(
         signed = _signed_checkpoints(conn, verifier, origin)
         report.checkpoints = len(signed)
         _walk(conn, signed, report, progress)
-    except _Failed as failed:
+    except _ProblemFoundError as failed:
         report.problem = failed.problem
     return report
 
@@ -75,10 +74,11 @@ def _signed_checkpoints(conn: Connection, verifier: NoteVerifier, origin: str) -
         try:
             checkpoint = Checkpoint.parse(verifier.verify(note))
         except NoteError as exc:
-            raise _Failed(Problem(None, f"checkpoint at size {size}: {exc}")) from exc
+            raise _ProblemFoundError(Problem(None, f"checkpoint at size {size}: {exc}")) from exc
         if checkpoint.origin != origin or checkpoint.size != size:
-            raise _Failed(Problem(None, f"checkpoint at size {size} names {checkpoint.origin} size "
-                                  f"{checkpoint.size}"))
+            raise _ProblemFoundError(
+                Problem(None, f"checkpoint at size {size} names {checkpoint.origin} size {checkpoint.size}")
+            )
         found.append(checkpoint)
     return found
 
@@ -89,33 +89,39 @@ def _walk(
     frontier = Frontier.from_nodes(0, MemoryNodes())
     pending = list(signed)
     stored_leaf_hashes = rows.iter_nodes(conn, 0)
+    pending_nodes: list[tuple[tuple[int, int], bytes]] = []
     for index, leaf in _contiguous(rows.iter_entries(conn)):
         _check_leaf(index, leaf, stored_leaf_hashes)
-        report._pending.extend(frontier.append(leaf_hash(leaf)))
+        pending_nodes.extend(frontier.append(leaf_hash(leaf)))
         while pending and pending[0].size == frontier.size:
             _check_root(pending.pop(0), frontier, report)
-        if len(report._pending) >= _COMPARE_CHUNK:
-            _compare_nodes(conn, report._pending)
+        if len(pending_nodes) >= _COMPARE_CHUNK:
+            _compare_nodes(conn, pending_nodes)
         report.entries = frontier.size
         if frontier.size % 10_000 == 0:
             progress(frontier.size)
-    _compare_nodes(conn, report._pending)
+    _compare_nodes(conn, pending_nodes)
     report.root = frontier.root()
     progress(frontier.size)
     while pending and pending[0].size == 0:
         _check_root(pending.pop(0), frontier, report)
     if pending:
-        raise _Failed(Problem(frontier.size, f"index {frontier.size} is missing: a signed checkpoint "
-                              f"covers {pending[-1].size} entries but only {frontier.size} are stored"))
+        raise _ProblemFoundError(
+            Problem(
+                frontier.size,
+                f"index {frontier.size} is missing: a signed checkpoint "
+                f"covers {pending[-1].size} entries but only {frontier.size} are stored",
+            )
+        )
 
 
 def _contiguous(stored: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
-    expected = 0
-    for index, leaf in stored:
+    for expected, (index, leaf) in enumerate(stored):
         if index != expected:
-            raise _Failed(Problem(expected, f"index {expected} is missing (deleted); next stored is {index}"))
+            raise _ProblemFoundError(
+                Problem(expected, f"index {expected} is missing (deleted); next stored is {index}")
+            )
         yield index, leaf
-        expected += 1
 
 
 def _check_leaf(index: int, leaf: bytes, stored_hashes: Iterator[tuple[int, bytes]]) -> None:
@@ -124,23 +130,35 @@ def _check_leaf(index: int, leaf: bytes, stored_hashes: Iterator[tuple[int, byte
         claimed = body.get("index") if isinstance(body, dict) else None
         canonical = canonical_json(body) == leaf
     except (ValueError, UnicodeDecodeError):
-        raise _Failed(Problem(index, f"index {index} was modified: its leaf is not JSON")) from None
+        raise _ProblemFoundError(
+            Problem(index, f"index {index} was modified: its leaf is not JSON")
+        ) from None
     if not canonical:
-        raise _Failed(Problem(index, f"index {index} was modified: its leaf is not RFC 8785 canonical"))
+        raise _ProblemFoundError(
+            Problem(index, f"index {index} was modified: its leaf is not RFC 8785 canonical")
+        )
     if claimed != index:
-        raise _Failed(Problem(index, f"index {index} holds the entry for index {claimed} "
-                              "(reordered or inserted)"))
+        raise _ProblemFoundError(
+            Problem(index, f"index {index} holds the entry for index {claimed} (reordered or inserted)")
+        )
     stored = next(stored_hashes, None)
     if stored is None or stored[0] != index or stored[1] != leaf_hash(leaf):
-        raise _Failed(Problem(index, f"index {index} was modified: its leaf does not match the tree"))
+        raise _ProblemFoundError(
+            Problem(index, f"index {index} was modified: its leaf does not match the tree")
+        )
 
 
 def _check_root(checkpoint: Checkpoint, frontier: Frontier, report: VerifyReport) -> None:
     if frontier.root() != checkpoint.root:
         first, last = report.verified_size, checkpoint.size - 1
-        raise _Failed(Problem(first, f"the entries do not match the signed checkpoint at size "
-                              f"{checkpoint.size}: an entry between index {first} and {last} was "
-                              "modified, deleted, reordered or inserted"))
+        raise _ProblemFoundError(
+            Problem(
+                first,
+                f"the entries do not match the signed checkpoint at size "
+                f"{checkpoint.size}: an entry between index {first} and {last} was "
+                "modified, deleted, reordered or inserted",
+            )
+        )
     report.verified_size = checkpoint.size
 
 
@@ -151,6 +169,10 @@ def _compare_nodes(conn: Connection, pending: list[tuple[tuple[int, int], bytes]
     for key, expected in pending:
         if stored.get(key) != expected:
             first = key[1] << key[0]
-            raise _Failed(Problem(first, f"stored tree node {key} (leaves from index {first}) does not "
-                                  "match the recomputed tree"))
+            raise _ProblemFoundError(
+                Problem(
+                    first,
+                    f"stored tree node {key} (leaves from index {first}) does not match the recomputed tree",
+                )
+            )
     pending.clear()

@@ -47,6 +47,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app = FastAPI(title="aifactory", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.metrics = metrics
     app.state.settings = settings
+    if runtime is not None:
+        app.state.runtime = runtime  # in-process callers (the CLI's local mode) skip the lifespan
     problems.install(app)
     for router in (health.router, ledger.router, identity.router, assets.router):
         app.include_router(router)

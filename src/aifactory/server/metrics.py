@@ -14,10 +14,18 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("aifactory_http_requests_total", "HTTP requests by route and status",
-                                ["method", "route", "status"], registry=self.registry)
-        self.latency = Histogram("aifactory_http_request_seconds", "HTTP request latency",
-                                 ["method", "route"], registry=self.registry)
+        self.requests = Counter(
+            "aifactory_http_requests_total",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "aifactory_http_request_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            registry=self.registry,
+        )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request."""

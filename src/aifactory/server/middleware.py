@@ -21,7 +21,7 @@ log = logging.getLogger("aifactory.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-class _TooLarge(Exception):
+class _TooLargeError(Exception):
     pass
 
 
@@ -55,7 +55,7 @@ class RequestMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise _TooLarge
+                    raise _TooLargeError
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -67,7 +67,7 @@ class RequestMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
+        except _TooLargeError:
             status = 413
             await _send_too_large(send, request_id, self.max_body_bytes, scope["path"])
         finally:
@@ -76,16 +76,22 @@ class RequestMiddleware:
     def _record(self, scope: Scope, status: int, started: float, request_id: str) -> None:
         elapsed = time.perf_counter() - started
         route = scope.get("route")
-        template = getattr(route, "path", "unmatched")
+        template = str(getattr(route, "path", "unmatched"))
         self.metrics.observe(scope["method"], template, status, elapsed)
-        log.info("%s %s %d %.1fms id=%s", scope["method"], redact_key(scope["path"]), status,
-                 elapsed * 1000, request_id)
+        log.info(
+            "%s %s %d %.1fms id=%s",
+            scope["method"],
+            redact_key(scope["path"]),
+            status,
+            elapsed * 1000,
+            request_id,
+        )
 
 
 def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
-            text = value.decode("latin-1")
+            text = str(value.decode("latin-1"))
             if _SAFE_ID.match(text):
                 return text
     return uuid.uuid4().hex
@@ -102,12 +108,24 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _send_too_large(send: Send, request_id: str, limit: int, path: str) -> None:
-    body: dict[str, Any] = {"type": "about:blank", "title": "Payload too large", "status": 413,
-                            "detail": f"the request body is larger than {limit} bytes "
-                                      "(AIFACTORY_MAX_BODY_BYTES)",
-                            "instance": path, "request_id": request_id}
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": "Payload too large",
+        "status": 413,
+        "detail": f"the request body is larger than {limit} bytes (AIFACTORY_MAX_BODY_BYTES)",
+        "instance": path,
+        "request_id": request_id,
+    }
     payload = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": 413, "headers": [
-        (b"content-type", b"application/problem+json"), (b"content-length", str(len(payload)).encode()),
-        (b"x-request-id", request_id.encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(payload)).encode()),
+                (b"x-request-id", request_id.encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})

@@ -23,8 +23,14 @@ PROBLEM_JSON = "application/problem+json"
 
 def problem(request: Request, status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     """A problem+json response carrying the request id."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
-            "instance": str(request.url.path), "request_id": getattr(request.state, "request_id", None)}
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": str(request.url.path),
+        "request_id": getattr(request.state, "request_id", None),
+    }
     body.update(extra)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
@@ -44,8 +50,9 @@ async def _aifactory(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
-              for e in exc.errors()]
+    errors = [
+        {"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in exc.errors()
+    ]
     if any(e.get("type") == "json_invalid" for e in exc.errors()):
         return problem(request, 400, "Malformed JSON", "the request body is not valid JSON", errors=errors)
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10])
@@ -70,8 +77,9 @@ async def _data(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem(request, 500, "Internal error",
-                   "an unexpected error occurred; quote the request_id when reporting it")
+    return problem(
+        request, 500, "Internal error", "an unexpected error occurred; quote the request_id when reporting it"
+    )
 
 
 _TITLES = {404: "Not found", 405: "Method not allowed", 413: "Payload too large", 401: "Unauthorized"}

@@ -11,7 +11,9 @@ __all__ = ["bump", "versions"]
 
 def bump(conn: Connection, topic: str) -> None:
     """Record that something under `topic` changed (commits with the caller's transaction)."""
-    result = conn.execute(update(changes).where(changes.c.topic == topic).values(version=changes.c.version + 1))
+    result = conn.execute(
+        update(changes).where(changes.c.topic == topic).values(version=changes.c.version + 1)
+    )
     if result.rowcount == 0:
         conn.execute(insert(changes).values(topic=topic, version=1))
 

@@ -86,9 +86,7 @@ def insert_entries(conn: Connection, leaves: Sequence[tuple[int, bytes]]) -> Non
 
 def insert_nodes(conn: Connection, nodes: Sequence[tuple[tuple[int, int], bytes]]) -> None:
     """Store hashes of newly completed subtrees."""
-    conn.execute(
-        insert(ledger_nodes), [{"level": lv, "idx": i, "hash": h} for (lv, i), h in nodes]
-    )
+    conn.execute(insert(ledger_nodes), [{"level": lv, "idx": i, "hash": h} for (lv, i), h in nodes])
 
 
 class DbNodes:

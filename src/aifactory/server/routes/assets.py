@@ -24,16 +24,18 @@ from aifactory.server.auth import Caller, authenticated, governed, permit, runti
 
 router = APIRouter(prefix="/v1/assets", tags=["catalog"])
 
-Ref = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,240}$",
-                          description="Asset id, or `kind:name`.")]
+Ref = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,240}$", description="Asset id, or `kind:name`.")
+]
 Number = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Label = Annotated[str, Path(pattern=LABEL_PATTERN)]
 
 
 def _asset_resource(runtime: Runtime, ref: str) -> Resource:
     asset = runtime.catalog.get(ref)
-    return Resource("Asset", asset.id, {"owner": asset.owner_id, "kind": asset.kind,
-                                        "critical": asset.critical})
+    return Resource(
+        "Asset", asset.id, {"owner": asset.owner_id, "kind": asset.kind, "critical": asset.critical}
+    )
 
 
 def _authorize(request: Request, caller: Caller, action: str, ref: str) -> Runtime:
@@ -57,7 +59,7 @@ def list_assets(
 ) -> list[Asset]:
     """Every asset, of one kind, or only those due for review."""
     catalog = runtime_of(request).catalog
-    found = catalog.due() if due else catalog.list(kind)
+    found = catalog.due() if due else catalog.assets(kind)
     return [a for a in found if kind is None or a.kind == kind]
 
 
@@ -73,26 +75,37 @@ def list_versions(request: Request, ref: Ref, caller: Caller = Depends(authentic
     return _authorize(request, caller, "assets.read", ref).catalog.versions(ref)
 
 
-@router.post("/{ref}/versions", status_code=201, openapi_extra=governed("assets.version"),
-             summary="Push a version (identical content returns the existing one)")
-def push_version(request: Request, ref: Ref, body: VersionIn,
-                 caller: Caller = Depends(authenticated)) -> AssetVersion:
+@router.post(
+    "/{ref}/versions",
+    status_code=201,
+    openapi_extra=governed("assets.version"),
+    summary="Push a version (identical content returns the existing one)",
+)
+def push_version(
+    request: Request, ref: Ref, body: VersionIn, caller: Caller = Depends(authenticated)
+) -> AssetVersion:
     """Add an immutable, content-addressed version."""
     runtime = _authorize(request, caller, "assets.version", ref)
     return runtime.catalog.push(ref, body.content, caller.id, body.message)
 
 
 @router.get("/{ref}/versions/{number}", openapi_extra=governed("assets.read"), summary="One version")
-def get_version(request: Request, ref: Ref, number: Number,
-                caller: Caller = Depends(authenticated)) -> AssetVersion:
+def get_version(
+    request: Request, ref: Ref, number: Number, caller: Caller = Depends(authenticated)
+) -> AssetVersion:
     """One version of an asset."""
     return _authorize(request, caller, "assets.read", ref).catalog.version(ref, number)
 
 
-@router.post("/{ref}/versions/{number}/approvals", status_code=201, openapi_extra=governed("assets.approve"),
-             summary="Approve a version (never your own)")
-def approve(request: Request, ref: Ref, number: Number, body: ApprovalIn,
-            caller: Caller = Depends(authenticated)) -> Approval:
+@router.post(
+    "/{ref}/versions/{number}/approvals",
+    status_code=201,
+    openapi_extra=governed("assets.approve"),
+    summary="Approve a version (never your own)",
+)
+def approve(
+    request: Request, ref: Ref, number: Number, body: ApprovalIn, caller: Caller = Depends(authenticated)
+) -> Approval:
     """Record an approval by the caller."""
     runtime = runtime_of(request)
     version = runtime.catalog.version(ref, number)
@@ -101,19 +114,27 @@ def approve(request: Request, ref: Ref, number: Number, body: ApprovalIn,
     return runtime.catalog.approve(ref, number, caller.id, body.comment)
 
 
-@router.put("/{ref}/labels/{label}", openapi_extra=governed("assets.promote"),
-            summary="Move a label to a version, through the gates")
-def move_label(request: Request, ref: Ref, label: Label, body: LabelMoveIn,
-               caller: Caller = Depends(authenticated)) -> LabelMove:
+@router.put(
+    "/{ref}/labels/{label}",
+    openapi_extra=governed("assets.promote"),
+    summary="Move a label to a version, through the gates",
+)
+def move_label(
+    request: Request, ref: Ref, label: Label, body: LabelMoveIn, caller: Caller = Depends(authenticated)
+) -> LabelMove:
     """The one way a label moves; 409 lists every unmet gate condition."""
     runtime = _authorize(request, caller, "assets.promote", ref)
     return runtime.catalog.move_label(ref, label, body.version, caller.id, body.reason)
 
 
 @router.delete("/{ref}/labels/{label}", openapi_extra=governed("assets.promote"), summary="Remove a label")
-def remove_label(request: Request, ref: Ref, label: Label,
-                 reason: Annotated[str, Query(max_length=2000, pattern=r"^[^\x00]*$")] = "",
-                 caller: Caller = Depends(authenticated)) -> LabelMove:
+def remove_label(
+    request: Request,
+    ref: Ref,
+    label: Label,
+    reason: Annotated[str, Query(max_length=2000, pattern=r"^[^\x00]*$")] = "",
+    caller: Caller = Depends(authenticated),
+) -> LabelMove:
     """Remove a label from an asset (recorded like any move)."""
     runtime = _authorize(request, caller, "assets.promote", ref)
     return runtime.catalog.move_label(ref, label, None, caller.id, reason)

@@ -33,8 +33,13 @@ def readyz(request: Request) -> dict[str, Any]:
     return {"status": "ready", "ledger_size": runtime.ledger.size()}
 
 
-@router.get("/metrics", summary="Prometheus metrics", openapi_extra=governed("metrics.read"),
-            response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    openapi_extra=governed("metrics.read"),
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}},
+)
 def metrics(request: Request, _caller: Caller = permit("metrics.read", "Metrics")) -> Response:
     """The Prometheus text exposition."""
     body = request.app.state.metrics.render()

@@ -27,14 +27,23 @@ def list_teams(request: Request, _c: Caller = permit("teams.list", "Team")) -> l
     return runtime_of(request).directory.teams()
 
 
-@router.post("/principals", status_code=201, openapi_extra=governed("principals.create"),
-             summary="Create a person or app")
-def create_principal(request: Request, body: PrincipalIn,
-                     caller: Caller = Depends(authenticated)) -> Principal:
+@router.post(
+    "/principals",
+    status_code=201,
+    openapi_extra=governed("principals.create"),
+    summary="Create a person or app",
+)
+def create_principal(
+    request: Request, body: PrincipalIn, caller: Caller = Depends(authenticated)
+) -> Principal:
     """Add a principal; granting the admin role needs an admin."""
     runtime = runtime_of(request)
-    runtime.authorize(caller.subject, "principals.create", Resource("Principal", body.name),
-                      {"granted_roles": list(body.roles)})
+    runtime.authorize(
+        caller.subject,
+        "principals.create",
+        Resource("Principal", body.name),
+        {"granted_roles": list(body.roles)},
+    )
     return runtime.directory.create_principal(body, caller.id)
 
 
@@ -54,20 +63,32 @@ def get_principal(request: Request, ref: Ref, caller: Caller = Depends(authentic
     return principal
 
 
-@router.post("/keys", status_code=201, openapi_extra=governed("keys.create"),
-             summary="Create an API key (the secret is shown once)")
+@router.post(
+    "/keys",
+    status_code=201,
+    openapi_extra=governed("keys.create"),
+    summary="Create an API key (the secret is shown once)",
+)
 def create_key(request: Request, body: KeyIn, caller: Caller = Depends(authenticated)) -> NewApiKey:
     """A new key for the caller or (with permission) another principal."""
     runtime = runtime_of(request)
-    owner = runtime.directory.principal(body.principal).id if body.principal else caller.id
-    runtime.authorize(caller.subject, "keys.create", Resource("Key", "new", {"owner": owner}))
-    return runtime.directory.create_key(body, owner, caller.id)
+    owner = runtime.directory.principal(body.principal or caller.id)
+    # A key acts with its owner's roles: minting one grants them (only an admin may grant admin).
+    runtime.authorize(
+        caller.subject,
+        "keys.create",
+        Resource("Key", "new", {"owner": owner.id}),
+        {"granted_roles": owner.roles},
+    )
+    return runtime.directory.create_key(body, owner.id, caller.id)
 
 
 @router.get("/keys", openapi_extra=governed("keys.list"), summary="List API keys (metadata only)")
-def list_keys(request: Request, caller: Caller = Depends(authenticated),
-              principal: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$")] = None,
-              ) -> list[ApiKey]:
+def list_keys(
+    request: Request,
+    caller: Caller = Depends(authenticated),
+    principal: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$")] = None,
+) -> list[ApiKey]:
     """All keys, or one principal's (`principal=me` for your own)."""
     runtime = runtime_of(request)
     owner = None

@@ -50,15 +50,23 @@ def _b64(hashes: list[bytes]) -> list[str]:
     return [base64.b64encode(h).decode() for h in hashes]
 
 
-@router.get("/checkpoint", response_class=PlainTextResponse, openapi_extra=_extra,
-            summary="The newest signed checkpoint (C2SP tlog-checkpoint in a signed note)")
+@router.get(
+    "/checkpoint",
+    response_class=PlainTextResponse,
+    openapi_extra=_extra,
+    summary="The newest signed checkpoint (C2SP tlog-checkpoint in a signed note)",
+)
 def checkpoint(request: Request, _c: Caller = _read) -> PlainTextResponse:
     """The signed note, as text."""
     return PlainTextResponse(runtime_of(request).ledger.checkpoint_note())
 
 
-@router.get("/verifier-key", response_class=PlainTextResponse, openapi_extra=_extra,
-            summary="The checkpoint verifier key (C2SP `name+hash+base64`)")
+@router.get(
+    "/verifier-key",
+    response_class=PlainTextResponse,
+    openapi_extra=_extra,
+    summary="The checkpoint verifier key (C2SP `name+hash+base64`)",
+)
 def verifier_key(request: Request, _c: Caller = _read) -> PlainTextResponse:
     """The verifier key, as one line of text."""
     return PlainTextResponse(runtime_of(request).ledger.verifier_key() + "\n")
@@ -78,8 +86,7 @@ def entries(
 
 
 @router.get("/entries/{index}", openapi_extra=_extra, summary="One entry")
-def entry(request: Request, index: Annotated[int, Path(ge=0, le=_MAX_INDEX)],
-          _c: Caller = _read) -> Entry:
+def entry(request: Request, index: Annotated[int, Path(ge=0, le=_MAX_INDEX)], _c: Caller = _read) -> Entry:
     """The entry at `index`."""
     return _entry(index, runtime_of(request).ledger.entry(index))
 

@@ -1,0 +1,1 @@
+"""Identity and permissions: principals, teams, API keys, roles, and Cedar authorization."""
