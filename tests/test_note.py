@@ -199,9 +199,17 @@ def test_signed_checkpoint_round_trip() -> None:
 
 @pytest.mark.parametrize(
     ("size", "message"),
-    [("012", "leading zeros"), ("-1", "decimal"), ("+1", "decimal"), (" 1", "decimal"),
-     ("\u0661", "decimal"), ("1e3", "decimal"), ("", "decimal"), ("18446744073709551616", "range")],
-)  # fmt: skip
+    [
+        ("012", "leading zeros"),
+        ("-1", "decimal"),
+        ("+1", "decimal"),
+        (" 1", "decimal"),
+        ("\u0661", "decimal"),
+        ("1e3", "decimal"),
+        ("", "decimal"),
+        ("18446744073709551616", "range"),
+    ],
+)
 def test_checkpoint_refuses_bad_sizes(size: str, message: str) -> None:
     with pytest.raises(NoteError, match=message):
         Checkpoint.parse(SPEC_BODY.replace("20852163", size))
@@ -253,8 +261,11 @@ def test_key_file_is_created_private_and_reused(tmp_path: Path) -> None:
 def test_concurrent_creation_agrees_on_one_key(tmp_path: Path) -> None:
     path = tmp_path / "ledger.pem"
     keys: list[bytes] = []
-    threads = [threading.Thread(target=lambda: keys.append(_raw_public(load_or_create_signing_key(path))))
-               for _ in range(8)]  # fmt: skip
+
+    def create() -> None:
+        keys.append(_raw_public(load_or_create_signing_key(path)))
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:

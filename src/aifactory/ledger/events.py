@@ -13,9 +13,33 @@ import rfc8785
 __all__ = ["Event", "canonical_json", "leaf_bytes"]
 
 
+_SAFE_INT = 2**53
+
+
 def canonical_json(value: Any) -> bytes:
-    """RFC 8785 (JSON Canonicalization Scheme) bytes of a JSON value."""
+    """RFC 8785 (JSON Canonicalization Scheme) bytes of a JSON value.
+
+    Audit events are mostly strings, small integers and ASCII keys. For those, RFC 8785 output is
+    exactly `json.dumps` with sorted keys, no whitespace and no ASCII escaping (same string escapes,
+    same integer form), and that is ~20x faster than the general implementation, which the ledger's
+    append rate needs. Anything else (floats, non-ASCII keys, huge integers) takes the general path.
+    """
+    if _is_plain(value):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     return bytes(rfc8785.dumps(value))
+
+
+def _is_plain(value: Any) -> bool:
+    """True for values whose RFC 8785 form equals Python's sorted compact JSON."""
+    if value is None or isinstance(value, str | bool):
+        return True
+    if isinstance(value, int):
+        return -_SAFE_INT < value < _SAFE_INT
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and k.isascii() and _is_plain(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_is_plain(v) for v in value)
+    return False
 
 
 def _now() -> datetime:

@@ -19,8 +19,6 @@ from aifactory.store import ledger_rows as rows
 
 __all__ = ["Problem", "VerifyReport", "verify"]
 
-_COMPARE_CHUNK = 5000
-
 
 @dataclass(frozen=True)
 class Problem:
@@ -88,23 +86,20 @@ def _walk(
 ) -> None:
     frontier = Frontier.from_nodes(0, MemoryNodes())
     pending = list(signed)
-    stored_leaf_hashes = rows.iter_nodes(conn, 0)
-    pending_nodes: list[tuple[tuple[int, int], bytes]] = []
+    stored = _StoredNodes(conn)
+    while pending and pending[0].size == 0:
+        _check_root(pending.pop(0), frontier, report)
     for index, leaf in _contiguous(rows.iter_entries(conn)):
-        _check_leaf(index, leaf, stored_leaf_hashes)
-        pending_nodes.extend(frontier.append(leaf_hash(leaf)))
+        _check_leaf(index, leaf)
+        for key, digest in frontier.append(leaf_hash(leaf)):
+            stored.check(key, digest)
         while pending and pending[0].size == frontier.size:
             _check_root(pending.pop(0), frontier, report)
-        if len(pending_nodes) >= _COMPARE_CHUNK:
-            _compare_nodes(conn, pending_nodes)
         report.entries = frontier.size
         if frontier.size % 10_000 == 0:
             progress(frontier.size)
-    _compare_nodes(conn, pending_nodes)
     report.root = frontier.root()
     progress(frontier.size)
-    while pending and pending[0].size == 0:
-        _check_root(pending.pop(0), frontier, report)
     if pending:
         raise _ProblemFoundError(
             Problem(
@@ -113,6 +108,26 @@ def _walk(
                 f"covers {pending[-1].size} entries but only {frontier.size} are stored",
             )
         )
+
+
+class _StoredNodes:
+    """Streams the stored node hashes level by level, in the order the recomputed tree emits them."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.levels: dict[int, Iterator[tuple[int, bytes]]] = {}
+
+    def check(self, key: tuple[int, int], digest: bytes) -> None:
+        level, index = key
+        stream = self.levels.setdefault(level, rows.iter_nodes(self.conn, level))
+        if next(stream, None) == (index, digest):
+            return
+        first = index << level
+        if level == 0:
+            message = f"index {index} was modified: its leaf does not match the tree"
+        else:
+            message = f"stored tree node {key} (leaves from index {first}) does not match the recomputed tree"
+        raise _ProblemFoundError(Problem(first, message))
 
 
 def _contiguous(stored: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
@@ -124,7 +139,7 @@ def _contiguous(stored: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, byte
         yield index, leaf
 
 
-def _check_leaf(index: int, leaf: bytes, stored_hashes: Iterator[tuple[int, bytes]]) -> None:
+def _check_leaf(index: int, leaf: bytes) -> None:
     try:
         body = json.loads(leaf)
         claimed = body.get("index") if isinstance(body, dict) else None
@@ -141,11 +156,6 @@ def _check_leaf(index: int, leaf: bytes, stored_hashes: Iterator[tuple[int, byte
         raise _ProblemFoundError(
             Problem(index, f"index {index} holds the entry for index {claimed} (reordered or inserted)")
         )
-    stored = next(stored_hashes, None)
-    if stored is None or stored[0] != index or stored[1] != leaf_hash(leaf):
-        raise _ProblemFoundError(
-            Problem(index, f"index {index} was modified: its leaf does not match the tree")
-        )
 
 
 def _check_root(checkpoint: Checkpoint, frontier: Frontier, report: VerifyReport) -> None:
@@ -160,19 +170,3 @@ def _check_root(checkpoint: Checkpoint, frontier: Frontier, report: VerifyReport
             )
         )
     report.verified_size = checkpoint.size
-
-
-def _compare_nodes(conn: Connection, pending: list[tuple[tuple[int, int], bytes]]) -> None:
-    if not pending:
-        return
-    stored = rows.DbNodes(conn).nodes([key for key, _ in pending])
-    for key, expected in pending:
-        if stored.get(key) != expected:
-            first = key[1] << key[0]
-            raise _ProblemFoundError(
-                Problem(
-                    first,
-                    f"stored tree node {key} (leaves from index {first}) does not match the recomputed tree",
-                )
-            )
-    pending.clear()

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import NullPool
 
 from aifactory.errors import ConflictError
 
@@ -74,10 +73,9 @@ class Database:
 def _make_engine(url: str, synchronous: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # A small pool: opening a SQLite connection (and setting its pragmas) costs more than a query.
     engine = create_engine(
-        url,
-        connect_args={"check_same_thread": False, "timeout": 30},
-        poolclass=NullPool if ":memory:" not in url else None,
+        url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8, max_overflow=32
     )
     _configure_sqlite(engine, synchronous)
     return engine

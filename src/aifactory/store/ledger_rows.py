@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, func, insert, select, tuple_, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from aifactory.store.schema import (
     ledger_checkpoints,
@@ -99,12 +99,13 @@ class DbNodes:
         """The stored hashes of the given (level, index) subtrees."""
         found: dict[tuple[int, int], bytes] = {}
         unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), 400):
-            chunk = unique[start : start + 400]
+        for start in range(0, len(unique), 200):
+            # OR of point lookups: both SQLite and PostgreSQL answer it from the primary key index
+            # (a row-value IN list makes SQLite scan).
+            chunk = unique[start : start + 200]
+            condition = or_(*[(ledger_nodes.c.level == lv) & (ledger_nodes.c.idx == i) for lv, i in chunk])
             rows = self.conn.execute(
-                select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(
-                    tuple_(ledger_nodes.c.level, ledger_nodes.c.idx).in_(chunk)
-                )
+                select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(condition)
             )
             found.update({(int(r[0]), int(r[1])): bytes(r[2]) for r in rows})
         return found
