@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import BigInteger, Connection, Table, any_, delete, func, insert, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from aifactory.store.schema import (
     ledger_checkpoints,
@@ -43,7 +45,7 @@ StoredCheckpoint = tuple[int, bytes, str]
 def enqueue(conn: Connection, events: Sequence[str]) -> None:
     """Durably accept events (canonical JSON text) in the caller's transaction."""
     now = datetime.now(UTC)
-    conn.execute(insert(ledger_queue), [{"event": e, "enqueued_at": now} for e in events])
+    _bulk_insert(conn, ledger_queue, ("event", "enqueued_at"), [(e, now) for e in events])
 
 
 def take_queued(conn: Connection, limit: int) -> list[QueuedEvent]:
@@ -56,6 +58,11 @@ def take_queued(conn: Connection, limit: int) -> list[QueuedEvent]:
 
 def delete_queued(conn: Connection, ids: Sequence[int]) -> None:
     """Remove events that have been sequenced (same transaction as their insertion in the tree)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            delete(ledger_queue).where(ledger_queue.c.id == any_(literal(list(ids), ARRAY(BigInteger))))
+        )
+        return
     for start in range(0, len(ids), 900):
         conn.execute(delete(ledger_queue).where(ledger_queue.c.id.in_(ids[start : start + 900])))
 
@@ -81,12 +88,25 @@ def write_state(conn: Connection, size: int, root: bytes, *, exists: bool) -> No
 
 def insert_entries(conn: Connection, leaves: Sequence[tuple[int, bytes]]) -> None:
     """Store sequenced leaves (index, exact leaf bytes)."""
-    conn.execute(insert(ledger_entries), [{"idx": i, "leaf": leaf} for i, leaf in leaves])
+    _bulk_insert(conn, ledger_entries, ("idx", "leaf"), leaves)
 
 
 def insert_nodes(conn: Connection, nodes: Sequence[tuple[tuple[int, int], bytes]]) -> None:
     """Store hashes of newly completed subtrees."""
-    conn.execute(insert(ledger_nodes), [{"level": lv, "idx": i, "hash": h} for (lv, i), h in nodes])
+    _bulk_insert(conn, ledger_nodes, ("level", "idx", "hash"), [(lv, i, h) for (lv, i), h in nodes])
+
+
+def _bulk_insert(
+    conn: Connection, table: Table, columns: Sequence[str], values: Sequence[Sequence[Any]]
+) -> None:
+    """Insert many rows: COPY on PostgreSQL (several times faster than pipelined INSERTs)."""
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in values])
+        return
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in values:
+            copy.write_row(row)
 
 
 class DbNodes:
