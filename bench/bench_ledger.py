@@ -76,6 +76,25 @@ def bench_appends(rt: Runtime, producers: int, seconds: float) -> dict[str, floa
     return {"producers": producers, "acknowledged": sum(count), "per_second": sum(count) / elapsed}
 
 
+def bench_sustained(rt: Runtime, producers: int, seconds: float) -> dict[str, float]:
+    """Appends while the sequencer runs too (as in a server): throughput, drain lag, checkpoints."""
+    with rt.db.read() as conn:
+        checkpoints_before = len(ledger_rows.checkpoints(conn))
+    rt.ledger.start()
+    result = bench_appends(rt, producers, seconds)
+    ended = time.monotonic()
+    while True:
+        with rt.db.read() as conn:
+            if ledger_rows.count_queued(conn) == 0:
+                break
+        time.sleep(0.01)
+    drained = time.monotonic() - ended
+    rt.ledger.stop()
+    with rt.db.read() as conn:
+        signed = len(ledger_rows.checkpoints(conn)) - checkpoints_before
+    return result | {"drain_seconds_after_last_ack": drained, "checkpoints_signed": signed}
+
+
 def bench_sequencing(rt: Runtime, entries: int) -> dict[str, float]:
     """Fill the queue in bulk, then time integrating it into the tree (indices, nodes, state)."""
     event = Event("bench.fill", "thing:0", "prn_bench", {"payload": "x" * 64}).to_json()
@@ -137,6 +156,7 @@ def main() -> None:
             results = {
                 "db": args.db, "machine": platform.processor() or platform.machine(),
                 "appends": bench_appends(rt, args.producers, args.seconds),
+                "sustained": bench_sustained(rt, args.producers, args.seconds),
                 "sequencing": bench_sequencing(rt, args.entries),
                 "proofs": bench_proofs(rt, args.samples),
                 "verify": bench_verify(rt),

@@ -119,7 +119,5 @@ def test_openapi_document_is_served(server: Server) -> None:
 @schema.parametrize()
 def test_no_server_errors(case: schemathesis.Case, server: Server) -> None:
     response = case.call(base_url=server.url, headers=server.headers)
-    import collections, os
-    with open("/tmp/st_calls.log", "a") as f: f.write(f"{case.method} {case.formatted_path} {response.status_code}\n")
     case.validate_response(response, checks=[not_a_server_error], headers=server.headers)
     _check_problem_json(response, case)

@@ -27,6 +27,23 @@ _SEQUENCER_LOCK = "aifactory.ledger.sequencer"
 _CHECKPOINT_LOCK = "aifactory.ledger.checkpoint"
 
 
+class _RaceLostError(Exception):
+    """Another sequencer integrated first; the planned batch is void."""
+
+
+def _plan(
+    queued: list[tuple[int, str]], frontier: Frontier, size: int
+) -> tuple[list[tuple[int, bytes]], list[tuple[tuple[int, int], bytes]]]:
+    """The leaves and new tree nodes for queued events appended at `size` (grows `frontier`)."""
+    leaves: list[tuple[int, bytes]] = []
+    nodes: list[tuple[tuple[int, int], bytes]] = []
+    for offset, (_qid, event) in enumerate(queued):
+        leaf = leaf_bytes(event, size + offset)
+        leaves.append((size + offset, leaf))
+        nodes.extend(frontier.append(leaf_hash(leaf)))
+    return leaves, nodes
+
+
 class Sequencer:
     """Integrates queued events into the tree and signs checkpoints."""
 
@@ -42,11 +59,14 @@ class Sequencer:
 
     def integrate(self) -> int:
         """Sequence one batch of queued events; returns how many were integrated."""
-        try:
-            return self._integrate()
-        except BaseException:
-            self._frontier = None  # it may hold leaves of a rolled-back batch
-            raise
+        while True:
+            try:
+                return self._integrate()
+            except _RaceLostError:
+                continue  # another sequencer moved first: plan again from the new state
+            except BaseException:
+                self._frontier = None
+                raise
 
     def integrate_all(self) -> int:
         """Sequence until the queue is empty."""
@@ -56,39 +76,58 @@ class Sequencer:
         return total
 
     def _integrate(self) -> int:
-        with self.db.write() as conn:
-            self.db.lock(conn, _SEQUENCER_LOCK)
+        # Plan outside the write lock (hashing is the slow part), then commit only if nobody else
+        # changed the tree or took these events meanwhile.
+        with self.db.read() as conn:
             queued = rows.take_queued(conn, self.batch_size)
             if not queued:
                 return 0
             state = rows.read_state(conn)
             size = state[0] if state else 0
             frontier = self._frontier_at(conn, size)
-            leaves: list[tuple[int, bytes]] = []
-            nodes: list[tuple[tuple[int, int], bytes]] = []
-            for offset, (_qid, event) in enumerate(queued):
-                leaf = leaf_bytes(event, size + offset)
-                leaves.append((size + offset, leaf))
-                nodes.extend(frontier.append(leaf_hash(leaf)))
+        leaves, nodes = _plan(queued, frontier, size)
+        # Not flushed at commit: the queued events are durable, and the checkpoint that publishes
+        # this batch is a durable commit that flushes it first.
+        with self.db.write(durable=False) as conn:
+            self.db.lock(conn, _SEQUENCER_LOCK)
+            current = rows.read_state(conn)
+            if (current[0] if current else 0) != size:
+                self._frontier = None
+                raise _RaceLostError
+            if rows.delete_queued(conn, [qid for qid, _ in queued]) != len(queued):
+                raise _RaceLostError
             rows.insert_entries(conn, leaves)
             rows.insert_nodes(conn, nodes)
-            rows.delete_queued(conn, [qid for qid, _ in queued])
-            rows.write_state(conn, frontier.size, frontier.root(), exists=state is not None)
+            rows.write_state(conn, frontier.size, frontier.root(), exists=current is not None)
+        self._frontier = frontier
         return len(queued)
 
     def _frontier_at(self, conn: Connection, size: int) -> Frontier:
+        """A copy of the right edge at `size` (cached from the last batch, else read from storage)."""
         cached = self._frontier
-        if cached is not None and cached.size == size:
-            return cached
-        # Another replica grew the tree, or this is the first batch: reload the right edge.
-        self._frontier = Frontier.from_nodes(size, rows.DbNodes(conn))
-        return self._frontier
+        if cached is None or cached.size != size:
+            # Another replica grew the tree, or this is the first batch: reload the right edge.
+            cached = Frontier.from_nodes(size, rows.DbNodes(conn))
+            self._frontier = cached
+        return Frontier(cached.size, cached.hashes)
+
+    def _checkpoint_due(self) -> bool:
+        """Whether the tree grew and the interval passed (a cheap read, no write lock)."""
+        with self.db.read() as conn:
+            state = rows.read_state(conn)
+            latest = rows.latest_checkpoint(conn)
+        if latest is None:
+            return True
+        grown = state is not None and state[0] > latest[0]
+        return grown and (datetime.now(UTC) - latest[3]).total_seconds() >= self.interval
 
     def checkpoint(self, *, force: bool = False) -> Checkpoint | None:
         """Sign a checkpoint of the current tree if it grew (and `interval` has passed, unless forced).
 
         Returns the new checkpoint, or None when none was due.
         """
+        if not force and not self._checkpoint_due():
+            return None
         with self.db.write() as conn:
             if not self.db.try_lock(conn, _CHECKPOINT_LOCK):
                 return None

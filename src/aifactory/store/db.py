@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
@@ -23,6 +24,11 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self.is_postgres = url.startswith("postgresql")
         self.engine: Engine = _make_engine(url, sqlite_synchronous)
+        # SQLite has one writer at a time. Queue this process's writers on a lock: SQLite's own busy
+        # handler sleeps up to 100 ms between retries, which ruins throughput under contention.
+        self._write_lock: AbstractContextManager[object] = (
+            threading.Lock() if self.is_sqlite else nullcontext()
+        )
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -31,19 +37,22 @@ class Database:
             yield conn
 
     @contextmanager
-    def write(self, *, conflict: str | None = None) -> Iterator[Connection]:
+    def write(self, *, conflict: str | None = None, durable: bool = True) -> Iterator[Connection]:
         """A transaction that will write; committed on exit, rolled back on error.
 
         On SQLite it starts with BEGIN IMMEDIATE so that concurrent writers queue on the busy
         timeout instead of failing when a read lock cannot be upgraded. With `conflict`, a
         uniqueness violation becomes a `ConflictError` with that message.
+
+        `durable=False` skips the flush to disk at commit. Only for work that can be redone from
+        durable data: both databases write their log in order, so the next durable commit flushes
+        this one too, and a crash loses at most a suffix of such transactions.
         """
         try:
-            with (
-                self.engine.connect().execution_options(aifactory_immediate=True) as conn,
-                conn.begin(),
-            ):
-                yield conn
+            with self._write_lock, self.engine.connect() as conn:
+                conn = conn.execution_options(aifactory_immediate=True, aifactory_durable=durable)
+                with conn.begin():
+                    yield conn
         except IntegrityError:
             if conflict is None:
                 raise
@@ -72,13 +81,22 @@ class Database:
 
 def _make_engine(url: str, synchronous: str) -> Engine:
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        _configure_postgres(engine)
+        return engine
     # A small pool: opening a SQLite connection (and setting its pragmas) costs more than a query.
     engine = create_engine(
         url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8, max_overflow=32
     )
     _configure_sqlite(engine, synchronous)
     return engine
+
+
+def _configure_postgres(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if not conn.get_execution_options().get("aifactory_durable", True):
+            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
 
 
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:
@@ -94,5 +112,7 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("aifactory_immediate", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        level = synchronous if options.get("aifactory_durable", True) else "NORMAL"
+        conn.exec_driver_sql(f"PRAGMA synchronous={level}")  # per transaction: pooled connections
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("aifactory_immediate") else "BEGIN")

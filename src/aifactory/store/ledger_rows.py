@@ -56,15 +56,19 @@ def take_queued(conn: Connection, limit: int) -> list[QueuedEvent]:
     return [(r[0], r[1]) for r in rows]
 
 
-def delete_queued(conn: Connection, ids: Sequence[int]) -> None:
-    """Remove events that have been sequenced (same transaction as their insertion in the tree)."""
+def delete_queued(conn: Connection, ids: Sequence[int]) -> int:
+    """Remove events that have been sequenced (same transaction as their insertion in the tree).
+
+    Returns how many were deleted: fewer than asked means another sequencer took some first.
+    """
     if conn.dialect.name == "postgresql":
-        conn.execute(
-            delete(ledger_queue).where(ledger_queue.c.id == any_(literal(list(ids), ARRAY(BigInteger))))
-        )
-        return
+        condition = ledger_queue.c.id == any_(literal(list(ids), ARRAY(BigInteger)))
+        return conn.execute(delete(ledger_queue).where(condition)).rowcount
+    deleted = 0
     for start in range(0, len(ids), 900):
-        conn.execute(delete(ledger_queue).where(ledger_queue.c.id.in_(ids[start : start + 900])))
+        chunk = ids[start : start + 900]
+        deleted += conn.execute(delete(ledger_queue).where(ledger_queue.c.id.in_(chunk))).rowcount
+    return deleted
 
 
 def count_queued(conn: Connection) -> int:
