@@ -109,8 +109,11 @@ def bench_sequencing(rt: Runtime, entries: int) -> dict[str, float]:
     integrated = rt.ledger.sequencer.integrate_all()
     elapsed = time.monotonic() - started
     rt.ledger.sequencer.checkpoint(force=True)
-    return {"entries": integrated, "enqueue_per_second": entries / enqueued,
-            "sequence_per_second": integrated / elapsed}
+    return {
+        "entries": integrated,
+        "enqueue_per_second": entries / enqueued,
+        "sequence_per_second": integrated / elapsed,
+    }
 
 
 def bench_proofs(rt: Runtime, samples: int) -> dict[str, dict[str, float]]:
@@ -127,8 +130,11 @@ def bench_proofs(rt: Runtime, samples: int) -> dict[str, dict[str, float]]:
         started = time.perf_counter()
         rt.ledger.consistency(first, size)
         consistency.append(time.perf_counter() - started)
-    return {"tree_size": {"n": size}, "inclusion": _percentiles(inclusion),
-            "consistency": _percentiles(consistency)}
+    return {
+        "tree_size": {"n": size},
+        "inclusion": _percentiles(inclusion),
+        "consistency": _percentiles(consistency),
+    }
 
 
 def bench_verify(rt: Runtime) -> dict[str, float]:
@@ -154,7 +160,8 @@ def main() -> None:
             initialize(settings)
             rt = Runtime.open(settings)
             results = {
-                "db": args.db, "machine": platform.processor() or platform.machine(),
+                "db": args.db,
+                "machine": platform.processor() or platform.machine(),
                 "appends": bench_appends(rt, args.producers, args.seconds),
                 "sustained": bench_sustained(rt, args.producers, args.seconds),
                 "sequencing": bench_sequencing(rt, args.entries),

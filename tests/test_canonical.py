@@ -10,8 +10,12 @@ from hypothesis import strategies as st
 
 from aifactory.ledger.events import Event, canonical_json, leaf_bytes
 
-_scalars = st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.text() | st.floats(
-    allow_nan=False, allow_infinity=False
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False)
 )
 _json: Any = st.recursive(
     _scalars,
@@ -30,7 +34,7 @@ def test_canonical_json_matches_rfc8785(value: Any) -> None:
 
 
 def test_control_characters_and_unicode_are_escaped_like_rfc8785() -> None:
-    value = {"a\u00e9": "\u0000\u001f\u007f\u2028\"\\\n", "z": [1, -0, True, None], "B": "\U0001f600"}
+    value = {"a\u00e9": '\u0000\u001f\u007f\u2028"\\\n', "z": [1, -0, True, None], "B": "\U0001f600"}
     assert canonical_json(value) == bytes(rfc8785.dumps(value))
 
 

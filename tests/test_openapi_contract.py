@@ -15,13 +15,13 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import strategies as st
-from conftest import run_server
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 
 from aifactory.bootstrap import initialize
 from aifactory.server import create_app
 from aifactory.settings import Settings
+from conftest import run_server
 
 PROBLEM_JSON = "application/problem+json"
 MAX_EXAMPLES = 100
@@ -58,8 +58,14 @@ KNOWN_REFS = {"/v1/assets/": SEED_ASSET, "/v1/principals/": "admin"}
 def flatmap_path_parameters(context: schemathesis.HookContext, path_parameters: dict[str, Any]) -> Any:
     """Half the time, point `ref` (and `number`) at things that exist."""
     operation = context.operation
-    known = next((ref for prefix, ref in KNOWN_REFS.items()
-                  if operation is not None and operation.path.startswith(prefix)), None)
+    known = next(
+        (
+            ref
+            for prefix, ref in KNOWN_REFS.items()
+            if operation is not None and operation.path.startswith(prefix)
+        ),
+        None,
+    )
     if known is None or "ref" not in path_parameters:
         return st.just(path_parameters)
     existing = {**path_parameters, "ref": known}
@@ -80,8 +86,12 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server for the whole module: cheaper than one per operation, and state accumulates."""
     data = tmp_path_factory.mktemp("contract")
-    settings = Settings(data_dir=data / "data", database_url=f"sqlite:///{data / 'aifactory.db'}",
-                        ledger_checkpoint_interval=0.2, change_poll_interval=0.1)
+    settings = Settings(
+        data_dir=data / "data",
+        database_url=f"sqlite:///{data / 'aifactory.db'}",
+        ledger_checkpoint_interval=0.2,
+        change_poll_interval=0.1,
+    )
     admin_key = initialize(settings).admin_key
     assert admin_key is not None
     uvicorn_server, thread, url = run_server(settings)

@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import LiveServer
 
 from aifactory.catalog.records import LABEL_PATTERN
+from conftest import LiveServer
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -65,8 +65,9 @@ def admin(live_server: LiveServer) -> httpx.Client:
 
 
 def test_malformed_json_is_400(admin: httpx.Client) -> None:
-    response = admin.post("/v1/assets", content=b'{"kind": "prompt", "name": ',
-                          headers={"content-type": "application/json"})
+    response = admin.post(
+        "/v1/assets", content=b'{"kind": "prompt", "name": ', headers={"content-type": "application/json"}
+    )
     body = assert_problem(response, 400)
     assert "JSON" in body["detail"]
 
@@ -154,8 +155,9 @@ def _oversize(live_server: LiveServer) -> bytes:
 
 
 def test_oversize_body_with_content_length_is_413(live_server: LiveServer, admin: httpx.Client) -> None:
-    response = admin.post("/v1/assets", content=_oversize(live_server),
-                          headers={"content-type": "application/json"})
+    response = admin.post(
+        "/v1/assets", content=_oversize(live_server), headers={"content-type": "application/json"}
+    )
     body = assert_problem(response, 413)
     assert "AIFACTORY_MAX_BODY_BYTES" in body["detail"]
     assert_problem(admin.get("/v1/assets/prompt:big"), 404)
@@ -170,8 +172,9 @@ def test_oversize_chunked_body_without_content_length_is_413(
         for start in range(0, len(payload), 65536):
             yield payload[start : start + 65536]
 
-    request = admin.build_request("POST", "/v1/assets", content=chunks(),
-                                  headers={"content-type": "application/json"})
+    request = admin.build_request(
+        "POST", "/v1/assets", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert "content-length" not in request.headers
     assert request.headers["transfer-encoding"] == "chunked"
     assert_problem(admin.send(request), 413)
@@ -202,7 +205,6 @@ def test_nul_in_version_content_is_refused(admin: httpx.Client) -> None:
 
 
 def test_nul_in_path_and_query_is_refused(admin: httpx.Client) -> None:
-    assert 400 <= admin.get("/v1/assets/prompt:gr%00eet").status_code < 500
     assert_problem(admin.get("/v1/assets/prompt:gr%00eet"), 422)
     assert_problem(admin.get("/v1/assets", params={"kind": "pro\x00mpt"}), 422)
     assert_problem(admin.delete("/v1/assets/prompt:greet/labels/staging", params={"reason": "a\x00"}), 422)
@@ -245,8 +247,9 @@ def test_refused_promotion_moves_nothing_and_records_only_the_refusal(admin: htt
 
 def test_invalid_write_leaves_no_entry(admin: httpx.Client) -> None:
     before = ledger_size(admin)
-    assert_problem(admin.post("/v1/principals", json={"name": "x", "kind": "person", "roles": ["wizard"]}),
-                   400)
+    assert_problem(
+        admin.post("/v1/principals", json={"name": "x", "kind": "person", "roles": ["wizard"]}), 400
+    )
     assert_problem(admin.post("/v1/assets", json={"kind": "prompt", "name": "z", "owner": "nobody"}), 400)
     assert ledger_size(admin) == before
     assert_problem(admin.get("/v1/principals/x"), 404)

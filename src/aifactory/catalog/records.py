@@ -99,7 +99,7 @@ class Approval(BaseModel):
 class LabelMoveIn(InputModel):
     """Move a label to a version (the one way any label ever moves)."""
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2**31 - 1)
     reason: str = Field(default="", max_length=2000)
 
 

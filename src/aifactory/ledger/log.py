@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from aifactory.errors import ConfigurationError, InvalidInputError, NotFoundError
 from aifactory.ledger.events import Event
 from aifactory.ledger.merkle import consistency_proof, inclusion_proof
+from aifactory.ledger.merkle import root as merkle_root
 from aifactory.ledger.note import NoteSigner, NoteVerifier, load_signing_key
 from aifactory.ledger.sequencer import Sequencer
 from aifactory.ledger.verify import VerifyReport, verify
@@ -52,7 +53,7 @@ class Ledger:
         """The ledger of a data dir, signing with its key (created by `aifactory init`)."""
         try:
             key = load_signing_key(settings.resolved_ledger_key_file)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, ValueError) as exc:  # missing, or readable by others
             raise ConfigurationError(str(exc)) from exc
         signer = NoteSigner(settings.ledger_origin, key)
         return cls(
@@ -158,6 +159,12 @@ class Ledger:
         if leaf is None:
             raise NotFoundError(f"no ledger entry at index {index} (size {self.size()})")
         return leaf
+
+    def root(self, tree_size: int) -> bytes:
+        """The root hash of the stored tree of the first `tree_size` entries."""
+        self._check_size(tree_size)
+        with self.db.read() as conn:
+            return merkle_root(rows.DbNodes(conn), tree_size)
 
     def inclusion(self, index: int, tree_size: int) -> list[bytes]:
         """RFC 9162 inclusion proof of leaf `index` in the tree of `tree_size` leaves."""

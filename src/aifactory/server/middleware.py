@@ -9,6 +9,7 @@ import time
 import uuid
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aifactory.identity.keys import redact_key
@@ -19,10 +20,6 @@ __all__ = ["RequestMiddleware"]
 log = logging.getLogger("aifactory.access")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-class _TooLargeError(Exception):
-    pass
 
 
 class RequestMiddleware:
@@ -55,7 +52,13 @@ class RequestMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise _TooLargeError
+                    # FastAPI turns errors while reading a body into 400 but lets HTTPException
+                    # through to the problem+json handler.
+                    raise HTTPException(
+                        413,
+                        f"the request body is larger than {self.max_body_bytes} "
+                        "bytes (AIFACTORY_MAX_BODY_BYTES)",
+                    )
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -67,9 +70,6 @@ class RequestMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLargeError:
-            status = 413
-            await _send_too_large(send, request_id, self.max_body_bytes, scope["path"])
         finally:
             self._record(scope, status, started, request_id)
 

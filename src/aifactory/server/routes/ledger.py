@@ -21,11 +21,12 @@ _extra = governed("ledger.read")
 
 
 class Entry(BaseModel):
-    """One ledger entry: `leaf` is base64 of the exact leaf bytes; `event` is the decoded JSON."""
+    """One ledger entry: `leaf` is base64 of the exact leaf bytes; `event` is the decoded JSON
+    (null when the stored leaf is not JSON: a tampered entry is still served, for the audit)."""
 
     index: int
     leaf: str
-    event: dict[str, Any]
+    event: dict[str, Any] | None
 
 
 class Entries(BaseModel):
@@ -43,7 +44,13 @@ class Proof(BaseModel):
 
 
 def _entry(index: int, leaf: bytes) -> Entry:
-    return Entry(index=index, leaf=base64.b64encode(leaf).decode(), event=json.loads(leaf))
+    try:
+        event = json.loads(leaf)
+    except ValueError:
+        event = None
+    return Entry(
+        index=index, leaf=base64.b64encode(leaf).decode(), event=event if isinstance(event, dict) else None
+    )
 
 
 def _b64(hashes: list[bytes]) -> list[str]:

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Quick start: install aifactory into .venv, then walk the release path once against a real server:
+# init, serve, register an asset, push a version, see the promotion refused for lack of a second
+# person, approve as a reviewer, promote, fetch the signed checkpoint, verify the ledger.
+#
+# Every run starts from a fresh demo data dir, .aifactory/quickstart (set QUICKSTART_DIR to move it).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO=$PWD
+DATA_DIR="${QUICKSTART_DIR:-$REPO/.aifactory/quickstart}"
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_PROGRESS_BAR=off
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf '\nquickstart FAILED: %s\n' "$*" >&2; exit 1; }
+
+find_python() {  # a Python >= 3.11 that can create a venv with pip
+  local candidate
+  for candidate in "${PYTHON:-}" /root/.pyenv/versions/3.11*/bin/python3 python3.11 python3 /usr/bin/python3; do
+    [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1 || continue
+    if "$candidate" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+step "Install aifactory into .venv"
+if [ ! -x .venv/bin/python ]; then
+  python="$(find_python)" || die "no Python >= 3.11 with venv found (set PYTHON=/path/to/python3.11)"
+  "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet -e .
+export PATH="$REPO/.venv/bin:$PATH"
+PY="$REPO/.venv/bin/python"
+json() { "$PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+# The demo works on its own data dir and talks to its own server: nothing else is touched.
+unset AIFACTORY_URL AIFACTORY_API_KEY AIFACTORY_DATABASE_URL
+export AIFACTORY_DATA_DIR="$DATA_DIR"
+if [ -e "$DATA_DIR" ]; then  # only ever delete a data dir an earlier quickstart made
+  [ -f "$DATA_DIR/.quickstart" ] || die "$DATA_DIR exists and was not made by the quickstart; move it or set QUICKSTART_DIR"
+  rm -rf "$DATA_DIR"
+fi
+mkdir -p -m 700 "$DATA_DIR"
+touch "$DATA_DIR/.quickstart"
+
+step "aifactory init (data dir $DATA_DIR)"
+ADMIN_KEY="$(aifactory init --json | json admin_key)"
+[ -n "$ADMIN_KEY" ] && [ "$ADMIN_KEY" != None ] || die "aifactory init printed no admin key"
+echo "bootstrap admin key: ${ADMIN_KEY:0:17}... (shown once; kept in this shell only)"
+
+PORT="${QUICKSTART_PORT:-$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
+URL="http://127.0.0.1:$PORT"
+step "aifactory serve on $URL"
+aifactory serve --host 127.0.0.1 --port "$PORT" >"$DATA_DIR/server.log" 2>&1 &
+SERVER_PID=$!
+stop_server() {
+  if kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID"
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+}
+trap stop_server EXIT
+"$PY" - "$URL" "$SERVER_PID" <<'PYTHON' || { cat "$DATA_DIR/server.log" >&2; die "the server did not become ready"; }
+import os, sys, time, httpx
+url, pid = sys.argv[1], int(sys.argv[2])
+for _ in range(300):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        sys.exit("the server exited")
+    try:
+        if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+            print(f"ready: {url}/readyz")
+            sys.exit(0)
+    except httpx.TransportError:
+        pass
+    time.sleep(0.1)
+sys.exit("timed out")
+PYTHON
+
+# From here on the CLI talks to the server, as the admin unless a command says otherwise.
+export AIFACTORY_URL="$URL" AIFACTORY_API_KEY="$ADMIN_KEY"
+
+step "Register an asset: prompt:greet"
+aifactory assets create prompt greet
+
+step "Push version 1"
+CONTENT="$DATA_DIR/greet.json"
+printf '{"template": "Hello, {name}! How can I help?"}\n' >"$CONTENT"
+aifactory assets push prompt:greet "$CONTENT"
+
+step "Promote version 1 to production as its author: refused, it needs a second person's approval"
+if aifactory assets promote prompt:greet 1 --label production; then
+  die "the promotion went through without an approval"
+fi
+echo "(refused, as it must be)"
+
+step "Create a reviewer, rita, and a key for her"
+aifactory principals create rita --kind person --role reviewer
+RITA_KEY="$(aifactory keys create --name "rita's key" --principal rita --json | json key)"
+echo "rita's key: ${RITA_KEY:0:17}..."
+
+step "rita approves version 1 with her own key"
+AIFACTORY_API_KEY="$RITA_KEY" aifactory assets approve prompt:greet 1
+
+step "Promote version 1 to production: allowed now"
+aifactory assets promote prompt:greet 1 --label production
+
+step "The signed checkpoint (C2SP signed note) covering all of it"
+sleep 1.5  # a checkpoint is signed at most once a second
+aifactory ledger checkpoint
+
+step "Audit over HTTP with an independent verifier (RFC 9162 and C2SP only)"
+"$PY" tests/external_verifier.py "$URL" --api-key "$ADMIN_KEY"
+
+step "Stop the server; aifactory ledger verify recomputes the whole tree from storage"
+stop_server
+unset AIFACTORY_URL AIFACTORY_API_KEY
+aifactory ledger verify
+
+printf '\nquickstart done. Data dir: %s\n' "$DATA_DIR"
+printf 'Run the server again:  AIFACTORY_DATA_DIR=%q .venv/bin/aifactory serve\n' "$DATA_DIR"

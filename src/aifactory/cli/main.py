@@ -1,0 +1,48 @@
+"""The `aifactory` command: `aifactory <noun> <verb>`. Entry point `main`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from aifactory.cli import assets, instance, keys, ledger, principals, teams
+from aifactory.cli._output import JSON_META, print_error
+from aifactory.errors import AifactoryError
+
+__all__ = ["app", "main"]
+
+
+class _Group(TyperGroup):
+    """The root command: an expected error prints `error: ...` (or problem JSON) and exits 1."""
+
+    def invoke(self, ctx: Any) -> Any:  # a click Context; typer vendors click privately
+        try:
+            return super().invoke(ctx)
+        except AifactoryError as error:
+            print_error(error, as_json=bool(ctx.meta.get(JSON_META)))
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="aifactory",
+    help="A self-hosted AI factory. Talks to the server at AIFACTORY_URL, or works on the local "
+    "data dir (AIFACTORY_DATA_DIR) in process. Authenticate with AIFACTORY_API_KEY.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold API keys
+)
+app.command("init")(instance.init)
+app.command("serve")(instance.serve)
+app.add_typer(keys.app, name="keys")
+app.add_typer(principals.app, name="principals")
+app.add_typer(teams.app, name="teams")
+app.add_typer(assets.app, name="assets")
+app.add_typer(ledger.app, name="ledger")
+
+
+def main() -> None:
+    """Run the command line."""
+    app()

@@ -1,0 +1,118 @@
+"""`Client`: the blocking facade. It mirrors no method by hand: it runs `AsyncClient`'s coroutines
+on a private event loop in a daemon thread (a daemon, so a client left open never blocks exit)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import threading
+from collections.abc import Callable, Coroutine
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+import httpx
+
+from aifactory.client._async import AsyncClient
+from aifactory.client.assets import AssetsApi
+from aifactory.client.identity import KeysApi, PrincipalsApi, TeamsApi
+from aifactory.client.ledger import LedgerApi
+
+__all__ = ["Blocking", "Client"]
+
+T = TypeVar("T")
+N = TypeVar("N")
+
+
+class _LoopThread:
+    """An event loop running in its own daemon thread."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="aifactory-client", daemon=True)
+        self._thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run `coroutine` on the loop and block until it is done."""
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()  # Ctrl-C while waiting: do not leave the request running
+            raise
+
+    def close(self) -> None:
+        """Stop the loop and its thread."""
+        self.run(self._loop.shutdown_asyncgens())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+
+class Blocking(Generic[N]):
+    """A namespace of `AsyncClient` (such as `assets`) whose methods block and return the result."""
+
+    def __init__(self, loop: _LoopThread, namespace: N) -> None:
+        self._loop = loop
+        self._namespace = namespace
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._namespace, name)
+        if not inspect.iscoroutinefunction(method):
+            return method  # type: ignore[no-any-return]
+
+        @functools.wraps(method)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._loop.run(method(*args, **kwargs))
+
+        return call
+
+    def __dir__(self) -> list[str]:
+        return [name for name in dir(self._namespace) if not name.startswith("_")]
+
+
+class Client:
+    """The aifactory API from blocking code: the same constructor and namespaces as `AsyncClient`.
+
+    Each call runs the async implementation and returns its result. Use it as a context manager, or
+    call `close()`.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 30,
+    ) -> None:
+        self._async = AsyncClient(base_url, api_key, transport=transport, timeout=timeout)
+        self._loop = _LoopThread()
+        self.ledger: Blocking[LedgerApi] = Blocking(self._loop, self._async.ledger)
+        self.keys: Blocking[KeysApi] = Blocking(self._loop, self._async.keys)
+        self.principals: Blocking[PrincipalsApi] = Blocking(self._loop, self._async.principals)
+        self.teams: Blocking[TeamsApi] = Blocking(self._loop, self._async.teams)
+        self.assets: Blocking[AssetsApi] = Blocking(self._loop, self._async.assets)
+
+    @property
+    def base_url(self) -> str:
+        """The server this client talks to."""
+        return self._async.base_url
+
+    def close(self) -> None:
+        """Close the connection pool and stop the private event loop."""
+        try:
+            self._loop.run(self._async.aclose())
+        finally:
+            self._loop.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

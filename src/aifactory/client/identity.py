@@ -1,0 +1,70 @@
+"""`client.keys`, `client.principals` and `client.teams`: who may do what."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+
+from aifactory.client._http import Channel, present, segment
+from aifactory.identity.records import ApiKey, NewApiKey, Principal, Team
+
+__all__ = ["KeysApi", "PrincipalsApi", "TeamsApi"]
+
+
+class KeysApi:
+    """API keys: create (the secret is returned once), list, revoke."""
+
+    def __init__(self, channel: Channel) -> None:
+        self._channel = channel
+
+    async def create(
+        self, name: str, *, principal: str | None = None, expires_in_days: int | None = None
+    ) -> NewApiKey:
+        """A new key for you or, with permission, for `principal` (id or name)."""
+        body = {"name": name, "principal": principal, "expires_in_days": expires_in_days}
+        return await self._channel.one(NewApiKey, "POST", "/v1/keys", json=present(body))
+
+    async def list(self, principal: str | None = None) -> builtins.list[ApiKey]:
+        """Every key's metadata, or one principal's (`me` for your own)."""
+        return await self._channel.many(ApiKey, "GET", "/v1/keys", params={"principal": principal})
+
+    async def revoke(self, ref: str) -> ApiKey:
+        """Revoke a key by id or prefix."""
+        return await self._channel.one(ApiKey, "POST", f"/v1/keys/{segment(ref)}/revoke")
+
+
+class PrincipalsApi:
+    """People and apps."""
+
+    def __init__(self, channel: Channel) -> None:
+        self._channel = channel
+
+    async def create(
+        self, name: str, *, kind: str, roles: Sequence[str], team: str | None = None
+    ) -> Principal:
+        """A new person or app (`kind`) with its roles; granting `admin` needs an admin."""
+        body = {"name": name, "kind": kind, "roles": builtins.list(roles), "team": team}
+        return await self._channel.one(Principal, "POST", "/v1/principals", json=present(body))
+
+    async def list(self) -> builtins.list[Principal]:
+        """Every principal."""
+        return await self._channel.many(Principal, "GET", "/v1/principals")
+
+    async def get(self, ref: str) -> Principal:
+        """A principal by id or name (`me` for yourself)."""
+        return await self._channel.one(Principal, "GET", f"/v1/principals/{segment(ref)}")
+
+
+class TeamsApi:
+    """Teams that own and steward assets."""
+
+    def __init__(self, channel: Channel) -> None:
+        self._channel = channel
+
+    async def create(self, name: str) -> Team:
+        """A new team."""
+        return await self._channel.one(Team, "POST", "/v1/teams", json={"name": name})
+
+    async def list(self) -> builtins.list[Team]:
+        """Every team."""
+        return await self._channel.many(Team, "GET", "/v1/teams")
