@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import Connection
 
@@ -162,34 +163,36 @@ class Ledger:
 
     def root(self, tree_size: int) -> bytes:
         """The root hash of the stored tree of the first `tree_size` entries."""
-        self._check_size(tree_size)
-        with self.db.read() as conn:
-            return merkle_root(rows.DbNodes(conn), tree_size)
+        with self._tree(tree_size) as nodes:
+            return merkle_root(nodes, tree_size)
 
     def inclusion(self, index: int, tree_size: int) -> list[bytes]:
         """RFC 9162 inclusion proof of leaf `index` in the tree of `tree_size` leaves."""
-        self._check_size(tree_size)
         if not 0 <= index < tree_size:
             raise InvalidInputError(
                 f"index must be in [0, tree_size), got index={index} tree_size={tree_size}"
             )
-        with self.db.read() as conn:
-            return inclusion_proof(rows.DbNodes(conn), index, tree_size)
+        with self._tree(tree_size) as nodes:
+            return inclusion_proof(nodes, index, tree_size)
 
     def consistency(self, first: int, second: int) -> list[bytes]:
         """RFC 9162 consistency proof between the trees of `first` and `second` leaves."""
-        self._check_size(second)
         if not 0 < first <= second:
             raise InvalidInputError(f"need 0 < first <= second, got first={first} second={second}")
-        with self.db.read() as conn:
-            return consistency_proof(rows.DbNodes(conn), first, second)
+        with self._tree(second) as nodes:
+            return consistency_proof(nodes, first, second)
 
-    def _check_size(self, tree_size: int) -> None:
-        size = self.size()
-        if tree_size > size or tree_size < 1:
-            raise InvalidInputError(
-                f"tree_size must be between 1 and the current size {size}, got {tree_size}"
-            )
+    @contextmanager
+    def _tree(self, tree_size: int) -> Iterator[rows.DbNodes]:
+        """The stored nodes, in one read transaction that has checked `tree_size` exists."""
+        with self.db.read() as conn:
+            state = rows.read_state(conn)
+            size = state[0] if state else 0
+            if not 1 <= tree_size <= size:
+                raise InvalidInputError(
+                    f"tree_size must be between 1 and the current size {size}, got {tree_size}"
+                )
+            yield rows.DbNodes(conn)
 
     def verify(self, progress: Callable[[int], None] = lambda _n: None) -> VerifyReport:
         """Recompute the whole tree from storage and check every signed checkpoint."""

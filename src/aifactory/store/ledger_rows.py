@@ -121,11 +121,14 @@ class DbNodes:
 
     def nodes(self, keys: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
         """The stored hashes of the given (level, index) subtrees."""
-        found: dict[tuple[int, int], bytes] = {}
         unique = list(dict.fromkeys(keys))
+        if not unique:
+            return {}
+        if self.conn.dialect.name == "postgresql":
+            return self._nodes_postgres(unique)
+        found: dict[tuple[int, int], bytes] = {}
         for start in range(0, len(unique), 200):
-            # OR of point lookups: both SQLite and PostgreSQL answer it from the primary key index
-            # (a row-value IN list makes SQLite scan).
+            # OR of point lookups: SQLite answers it from the primary key (a row-value IN list scans).
             chunk = unique[start : start + 200]
             condition = or_(*[(ledger_nodes.c.level == lv) & (ledger_nodes.c.idx == i) for lv, i in chunk])
             rows = self.conn.execute(
@@ -133,6 +136,16 @@ class DbNodes:
             )
             found.update({(int(r[0]), int(r[1])): bytes(r[2]) for r in rows})
         return found
+
+    def _nodes_postgres(self, keys: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        # One statement text for any number of keys, so the server plans it once.
+        rows = self.conn.exec_driver_sql(
+            "SELECT n.level, n.idx, n.hash"
+            " FROM unnest(%(levels)s::int[], %(idxs)s::bigint[]) AS k(level, idx)"
+            " JOIN ledger_nodes n ON n.level = k.level AND n.idx = k.idx",
+            {"levels": [lv for lv, _ in keys], "idxs": [i for _, i in keys]},
+        )
+        return {(int(r[0]), int(r[1])): bytes(r[2]) for r in rows}
 
 
 def entry(conn: Connection, index: int) -> bytes | None:
