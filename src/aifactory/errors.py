@@ -8,8 +8,22 @@
     ├── NotFoundError              404  an id, name or index that does not exist
     ├── ConflictError              409  the state does not allow this change (duplicate, wrong status)
     │   └── GateRefusedError       409  a promotion's gates are unmet; lists every unmet condition
+    ├── LimitExceededError         429  our own limits: a budget or a rate limit would be exceeded
+    │   ├── BudgetExceededError    429
+    │   └── RateLimitExceededError 429
+    ├── UpstreamError              502  a model provider failed; classified once, by its provider
+    │   ├── RateLimitedError       429  the upstream said 429 (`retry_after` seconds when it told us)
+    │   ├── UpstreamUnavailableError 503  5xx, refused connection, open circuit breaker
+    │   ├── UpstreamTimeoutError   504  no answer (or no first token) within the deadline
+    │   ├── ContextWindowExceededError 400  the prompt does not fit the model
+    │   ├── UpstreamAuthError      502  our credentials for the upstream were refused
+    │   ├── UpstreamBadRequestError 400  the upstream refused the request as malformed
+    │   └── ContentFilteredError   400  the upstream's content filter refused it
     ├── LedgerIntegrityError       500  stored entries disagree with the tree or a signed checkpoint
     └── ConfigurationError         500  missing key file, uninitialised data dir, bad settings
+
+Retry and fallback match on `UpstreamError.retryable` (rate limited, unavailable, timeout); the
+others would fail the same way on every attempt.
 
 The HTTP mapping lives in one table, `STATUS_BY_ERROR` below; the server turns any of these into
 RFC 9457 problem+json.
@@ -23,14 +37,25 @@ __all__ = [
     "STATUS_BY_ERROR",
     "AifactoryError",
     "AuthenticationError",
+    "BudgetExceededError",
     "ConfigurationError",
     "ConflictError",
+    "ContentFilteredError",
+    "ContextWindowExceededError",
     "GateRefusedError",
     "InvalidInputError",
     "LedgerIntegrityError",
+    "LimitExceededError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "RateLimitExceededError",
+    "RateLimitedError",
+    "UpstreamAuthError",
+    "UpstreamBadRequestError",
+    "UpstreamError",
+    "UpstreamTimeoutError",
+    "UpstreamUnavailableError",
     "status_for",
 ]
 
@@ -88,6 +113,84 @@ class GateRefusedError(ConflictError):
     title = "Promotion refused"
 
 
+class LimitExceededError(AifactoryError):
+    """One of our own limits (budget, rate) would be exceeded; nothing was sent upstream."""
+
+    title = "Limit exceeded"
+
+
+class BudgetExceededError(LimitExceededError):
+    """The worst-case cost of the call does not fit the remaining budget."""
+
+    title = "Budget exceeded"
+
+
+class RateLimitExceededError(LimitExceededError):
+    """A requests- or tokens-per-minute limit is reached; `extra["retry_after"]` says when to retry."""
+
+    title = "Rate limit exceeded"
+
+
+class UpstreamError(AifactoryError):
+    """A model provider failed. Subclasses say how; `retryable` says whether another try may help."""
+
+    title = "Upstream error"
+    retryable = False
+
+    def __init__(self, detail: str, *, deployment: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, deployment=deployment, **extra)
+        self.deployment = deployment
+
+
+class RateLimitedError(UpstreamError):
+    """The upstream answered 429; `retry_after` is its Retry-After in seconds, when given."""
+
+    title = "Upstream rate limited"
+    retryable = True
+
+    def __init__(self, detail: str, *, retry_after: float | None = None, **extra: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **extra)
+        self.retry_after = retry_after
+
+
+class UpstreamUnavailableError(UpstreamError):
+    """The upstream answered 5xx, refused the connection, or its circuit breaker is open."""
+
+    title = "Upstream unavailable"
+    retryable = True
+
+
+class UpstreamTimeoutError(UpstreamError):
+    """The upstream did not answer (or send a first token) within the deadline."""
+
+    title = "Upstream timeout"
+    retryable = True
+
+
+class ContextWindowExceededError(UpstreamError):
+    """The prompt and requested output do not fit the model's context window."""
+
+    title = "Context window exceeded"
+
+
+class UpstreamAuthError(UpstreamError):
+    """The upstream refused our credentials (a configuration problem on our side)."""
+
+    title = "Upstream authentication failed"
+
+
+class UpstreamBadRequestError(UpstreamError):
+    """The upstream refused the request as malformed."""
+
+    title = "Upstream refused the request"
+
+
+class ContentFilteredError(UpstreamError):
+    """The upstream's content filter refused the request or the output."""
+
+    title = "Content filtered"
+
+
 class LedgerIntegrityError(AifactoryError):
     """Stored ledger data disagrees with the tree or with a signed checkpoint."""
 
@@ -108,6 +211,14 @@ STATUS_BY_ERROR: dict[type[AifactoryError], int] = {
     NotFoundError: 404,
     GateRefusedError: 409,
     ConflictError: 409,
+    LimitExceededError: 429,
+    RateLimitedError: 429,
+    UpstreamUnavailableError: 503,
+    UpstreamTimeoutError: 504,
+    ContextWindowExceededError: 400,
+    UpstreamBadRequestError: 400,
+    ContentFilteredError: 400,
+    UpstreamError: 502,
     LedgerIntegrityError: 500,
     ConfigurationError: 500,
 }

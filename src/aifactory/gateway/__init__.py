@@ -1,0 +1,1 @@
+"""The model gateway: deployments, providers, routing, reliability, streaming, money, telemetry."""

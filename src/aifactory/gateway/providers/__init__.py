@@ -1,0 +1,1 @@
+"""Model providers, one module per kind; each is a plugin."""
