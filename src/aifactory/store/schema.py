@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -227,3 +228,52 @@ approvals = Table(
     UniqueConstraint("asset_id", "version_number", "approver_id", name="uq_approvals_once"),
 )
 """Approvals of one asset version by one principal."""
+
+
+# --- gateway ------------------------------------------------------------------------------------
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    Column("principal_id", String(40), nullable=False),
+    Column("key_id", String(40), nullable=True),
+    Column("team_id", String(40), nullable=True),
+    Column("use_case", String(200), nullable=True),
+    Column("jurisdiction", String(16), nullable=True),
+    Column("surface", String(32), nullable=True),
+    Column("subject_hash", String(64), nullable=True),
+    Column("operation", String(16), nullable=False),
+    Column("route", String(200), nullable=False),
+    Column("deployment", String(200), nullable=True),
+    Column("upstream_model", String(200), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("error_type", String(64), nullable=True),
+    Column("stream", Boolean, nullable=False),
+    Column("attempts", JSON, nullable=False),
+    Column("latency_ms", Numeric(12, 3), nullable=True),
+    Column("ttft_ms", Numeric(12, 3), nullable=True),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("cost_usd", Numeric(20, 10), nullable=True),
+    Column("price_known", Boolean, nullable=False),
+)
+"""One record per model call through the gateway: who, what, which deployment, how long, how much.
+`cost_usd` is NULL only when the price is unknown (`price_known` false): never recorded as 0."""
+
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("scope", String(16), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("limit_usd", Numeric(20, 10), nullable=False),
+    Column("window", String(8), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("created_by", String(40), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime, nullable=True),
+    UniqueConstraint("scope", "subject", "window", name="uq_budgets_scope_subject_window"),
+)
+"""Hard spending limits per API key, team or use case over a calendar window in a time zone."""
