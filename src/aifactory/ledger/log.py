@@ -16,10 +16,10 @@ from aifactory.ledger.merkle import root as merkle_root
 from aifactory.ledger.note import NoteSigner, NoteVerifier, load_signing_key
 from aifactory.ledger.sequencer import Sequencer
 from aifactory.ledger.verify import VerifyReport, verify
-from aifactory.ledger.writer import GroupCommitWriter
 from aifactory.settings import Settings
 from aifactory.store import ledger_rows as rows
 from aifactory.store.db import Database
+from aifactory.store.group_commit import GroupCommitWriter
 
 __all__ = ["MAX_PAGE", "Ledger"]
 
@@ -44,7 +44,9 @@ class Ledger:
         self.origin = origin
         self.verifier = NoteVerifier.from_verifier_key(signer.verifier_key())
         self.sequencer = Sequencer(db, signer, origin, batch_size=batch_size, interval=interval)
-        self.writer = GroupCommitWriter(db, batch_size=batch_size, on_commit=self.wake)
+        self.writer: GroupCommitWriter[str] = GroupCommitWriter(
+            db, rows.enqueue, batch_size=batch_size, name="ledger-writer", on_commit=self.wake
+        )
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -75,10 +77,14 @@ class Ledger:
     def append(self, event: Event) -> None:
         """Durably accept one event on its own (group-committed when the writer runs)."""
         if self.writer.is_running:
-            self.writer.append(event)
+            self.writer.write(event.to_json())
             return
         with self.db.write() as conn:
             self.enqueue(conn, event)
+
+    async def append_async(self, event: Event) -> None:
+        """Durably accept one event without blocking the event loop (the writer must be running)."""
+        await self.writer.write_async(event.to_json())
 
     def wake(self) -> None:
         """Tell the sequencer there is work."""
