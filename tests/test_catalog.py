@@ -79,12 +79,12 @@ def test_critical_assets_need_two_distinct_approvers(team: dict[str, httpx.Clien
 
 def test_approval_is_for_one_exact_version(team: dict[str, httpx.Client]) -> None:
     alice, bob = team["alice"], team["bob"]
-    alice.post("/v1/assets", json={"kind": "route", "name": "chat"}).raise_for_status()
-    alice.post("/v1/assets/route:chat/versions", json={"content": {"v": 1}}).raise_for_status()
-    bob.post("/v1/assets/route:chat/versions/1/approvals", json={}).raise_for_status()
-    alice.post("/v1/assets/route:chat/versions", json={"content": {"v": 2}}).raise_for_status()
-    assert alice.put("/v1/assets/route:chat/labels/production", json={"version": 2}).status_code == 409
-    assert alice.put("/v1/assets/route:chat/labels/production", json={"version": 1}).status_code == 200
+    alice.post("/v1/assets", json={"kind": "example", "name": "chat"}).raise_for_status()
+    alice.post("/v1/assets/example:chat/versions", json={"content": {"v": 1}}).raise_for_status()
+    bob.post("/v1/assets/example:chat/versions/1/approvals", json={}).raise_for_status()
+    alice.post("/v1/assets/example:chat/versions", json={"content": {"v": 2}}).raise_for_status()
+    assert alice.put("/v1/assets/example:chat/labels/production", json={"version": 2}).status_code == 409
+    assert alice.put("/v1/assets/example:chat/labels/production", json={"version": 1}).status_code == 200
 
 
 def test_labels_move_remove_and_keep_history(team: dict[str, httpx.Client], live_server: LiveServer) -> None:

@@ -19,3 +19,15 @@ def aifactory_register_gates(register: Callable[[Any], None]) -> None:
 @hookspec
 def aifactory_register_permission_policies(register: Callable[[str, str], None]) -> None:
     """Register extra Cedar policy text as `register(source_name, cedar_text)`."""
+
+
+@hookspec
+def aifactory_register_asset_kinds(
+    register: Callable[[str, Callable[[dict[str, Any]], object]], None],
+) -> None:
+    """Register a catalog asset kind's content validator as `register(kind, validate)`."""
+
+
+@hookspec
+def aifactory_register_providers(register: Callable[[str, Any], None]) -> None:
+    """Register a model provider as `register(kind, factory)`; factory(name, spec, context) -> Model."""

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aifactory.catalog import Catalog
+from aifactory.gateway.service import Gateway
 from aifactory.identity import actions
 from aifactory.identity.directory import TOPIC as IDENTITY_TOPIC
 from aifactory.identity.directory import Directory
@@ -84,10 +85,16 @@ class Runtime:
             collect(self.plugins, "aifactory_register_gates"),
             review_days=settings.review_days,
             protected_labels=settings.protected_labels,
+            kinds=dict(collect(self.plugins, "aifactory_register_asset_kinds")),
         )
         extra = collect(self.plugins, "aifactory_register_permission_policies")
         self.authorizer = Authorizer.load(settings.cedar_policy_dir, extra_sources=extra)
+        self.gateway = Gateway(
+            settings, db, self.catalog, dict(collect(self.plugins, "aifactory_register_providers"))
+        )
+        self.gateway.refresh()
         self.watcher = ChangeWatcher(db, settings.change_poll_interval)
+        self.watcher.on("catalog", self.gateway.refresh)
         self.watcher.on(IDENTITY_TOPIC, self.directory.reload)
         self.watcher.on(IDENTITY_TOPIC, self.authorizer.invalidate)
 
@@ -102,11 +109,13 @@ class Runtime:
     def start(self) -> None:
         """Start the background work of a server process (ledger writer and sequencer, watcher)."""
         self.ledger.start()
+        self.gateway.start()
         self.watcher.start()
 
     def close(self) -> None:
         """Stop background work, flush the ledger and close the database."""
         self.watcher.stop()
+        self.gateway.runs.stop()
         self.ledger.stop()
         self.db.dispose()
 

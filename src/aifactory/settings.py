@@ -84,6 +84,27 @@ class Settings(BaseSettings):
         default=("production",),
         description="Labels whose moves need the approval gate (JSON list in the environment).",
     )
+    gateway_label: str = Field(
+        default="production",
+        pattern=r"^[a-z][a-z0-9_-]{0,63}$",
+        description="The catalog label whose deployment and route versions the gateway serves.",
+    )
+    gateway_durable_runs: bool = Field(
+        default=True,
+        description="Answer a model call only after its run record and ledger entry are committed. "
+        "False answers first and commits within milliseconds (a crash can lose the last records).",
+    )
+    gateway_unknown_price: str = Field(
+        default="fail_closed",
+        pattern="^(fail_closed|flag)$",
+        description="A call whose price is unknown: `fail_closed` refuses it before it is sent; `flag` "
+        "allows it, records its cost as unknown (never as $0) and counts it in a metric.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for counters shared by several replicas (budgets, rate limits), e.g. "
+        "`redis://127.0.0.1:6379/0`. Unset: counters live in the process (one server).",
+    )
     log_level: str = Field(default="INFO", description="Log level of the server and CLI.")
 
     @property

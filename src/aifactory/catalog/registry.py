@@ -6,10 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -37,7 +38,10 @@ from aifactory.store import identity_rows
 from aifactory.store.changes import bump
 from aifactory.store.db import Database
 
-__all__ = ["Catalog", "content_hash"]
+__all__ = ["Catalog", "ContentValidator", "content_hash"]
+
+ContentValidator = Callable[[dict[str, Any]], object]
+"""Checks an asset kind's version content; raises pydantic's ValidationError or ValueError."""
 
 _LABEL = re.compile(LABEL_PATTERN)
 
@@ -58,9 +62,11 @@ class Catalog:
         *,
         review_days: int,
         protected_labels: Sequence[str],
+        kinds: Mapping[str, ContentValidator] | None = None,
         today: Callable[[], date] = lambda: date.today(),
     ) -> None:
         self.db = db
+        self.kinds = dict(kinds or {})
         self.ledger = ledger
         self.gates = list(gates)
         self.review_days = review_days
@@ -137,10 +143,15 @@ class Catalog:
     # --- versions and approvals -------------------------------------------------------------------
 
     def push(self, ref: str, content: dict[str, Any], actor: str, message: str = "") -> AssetVersion:
-        """Add an immutable version; identical content returns the existing version unchanged."""
+        """Add an immutable version; identical content returns the existing version unchanged.
+
+        Content of a kind with a registered validator (deployments, routes, ...) must pass it.
+        """
         digest = content_hash(content)
         with self.db.write(conflict=f"{ref} changed concurrently; push again") as conn:
-            asset_id = _asset_row(conn, ref)["id"]
+            row = _asset_row(conn, ref)
+            asset_id = row["id"]
+            self._validate(row["kind"], content)
             existing = rows.version_by_hash(conn, asset_id, digest)
             if existing is not None:
                 return _version(existing)
@@ -168,6 +179,20 @@ class Catalog:
             )
             bump(conn, "catalog")
             return _version(rows.version(conn, asset_id, number), created=True)
+
+    def _validate(self, kind: str, content: dict[str, Any]) -> None:
+        validator = self.kinds.get(kind)
+        if validator is None:
+            return
+        try:
+            validator(content)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'content'}: {e['msg']}" for e in exc.errors()[:10]
+            )
+            raise InvalidInputError(f"invalid {kind} content: {problems}") from None
+        except ValueError as exc:
+            raise InvalidInputError(f"invalid {kind} content: {exc}") from None
 
     def version(self, ref: str, number: int) -> AssetVersion:
         """One version of an asset."""

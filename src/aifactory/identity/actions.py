@@ -33,6 +33,9 @@ ACTIONS: dict[str, Action] = {
     "assets.read": Action(READ, "read one asset, its versions and labels"),
     "assets.review": Action(WRITE, "mark an asset reviewed (resets its review date)"),
     "assets.version": Action(WRITE, "push a new version of an asset"),
+    "gateway.chat": Action(WRITE, "call a route for chat completions (resource: the Route alias)"),
+    "gateway.embed": Action(WRITE, "call a route for embeddings (resource: the Route alias)"),
+    "gateway.models": Action(READ, "list the routes the gateway serves"),
     "keys.create": Action(WRITE, "create an API key"),
     "keys.list": Action(READ, "list API keys (metadata only, never the secret)"),
     "keys.revoke": Action(WRITE, "revoke an API key"),
@@ -41,6 +44,7 @@ ACTIONS: dict[str, Action] = {
     "principals.create": Action(WRITE, "create a person or app principal"),
     "principals.list": Action(READ, "list principals"),
     "principals.read": Action(READ, "read one principal"),
+    "runs.read": Action(READ, "read a run record"),
     "teams.create": Action(WRITE, "create a team"),
     "teams.list": Action(READ, "list teams"),
 }

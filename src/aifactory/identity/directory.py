@@ -64,13 +64,17 @@ class Directory:
 
     def authenticate(self, presented: str) -> Subject:
         """The principal behind a presented API key; 401 for unknown, expired or revoked keys."""
+        return self.identify(presented)[0]
+
+    def identify(self, presented: str) -> tuple[Subject, str]:
+        """The principal behind a presented API key and the key's id (for per-key budgets)."""
         prefix, digest = parse_key(presented)
         cached = self._keys.get(prefix)
         if cached is None or not keys_match(cached.key_hash, digest):
             raise AuthenticationError(f"API key aif_{prefix}_*** is unknown or revoked")
         if cached.expires_at is not None and cached.expires_at <= datetime.now(UTC):
             raise AuthenticationError(f"API key aif_{prefix}_*** expired at {cached.expires_at.isoformat()}")
-        return cached.subject
+        return cached.subject, cached.key_id
 
     # --- teams and principals ---------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from aifactory.runtime import Runtime
 from aifactory.server import problems
 from aifactory.server.metrics import Metrics
 from aifactory.server.middleware import RequestMiddleware
-from aifactory.server.routes import assets, health, identity, ledger
+from aifactory.server.routes import assets, health, identity, ledger, openai_compat, runs
 from aifactory.settings import Settings
 
 __all__ = ["create_app"]
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         try:
             yield
         finally:
+            await rt.gateway.aclose()
             if own:
                 rt.close()
 
@@ -50,7 +51,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     if runtime is not None:
         app.state.runtime = runtime  # in-process callers (the CLI's local mode) skip the lifespan
     problems.install(app)
-    for router in (health.router, ledger.router, identity.router, assets.router):
+    for router in (
+        health.router,
+        ledger.router,
+        identity.router,
+        assets.router,
+        openai_compat.router,
+        runs.router,
+    ):
         app.include_router(router)
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app

@@ -34,6 +34,7 @@ class Caller:
     """The authenticated principal of a request."""
 
     subject: Subject
+    key_id: str | None = None
 
     @property
     def id(self) -> str:
@@ -47,7 +48,8 @@ def authenticated(
     """The caller behind the Bearer API key; 401 without a valid key."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationError("send an API key as `Authorization: Bearer aif_...`")
-    return Caller(runtime_of(request).directory.authenticate(credentials.credentials))
+    subject, key_id = runtime_of(request).directory.identify(credentials.credentials)
+    return Caller(subject, key_id)
 
 
 def _collection(resource_type: str) -> ResourceOf:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException
 
 from aifactory.errors import AifactoryError, status_for
+from aifactory.server.openai_errors import OPENAI_PATHS, openai_error_body
 
 __all__ = ["PROBLEM_JSON", "install", "problem"]
 
@@ -22,7 +23,9 @@ PROBLEM_JSON = "application/problem+json"
 
 
 def problem(request: Request, status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    """A problem+json response carrying the request id."""
+    """A problem+json response carrying the request id (OpenAI's error shape on its routes)."""
+    if request.url.path in OPENAI_PATHS:
+        return _openai(request, status, detail, **extra)
     body = {
         "type": "about:blank",
         "title": title,
@@ -36,6 +39,20 @@ def problem(request: Request, status: int, title: str, detail: str, **extra: Any
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def _openai(request: Request, status: int, detail: str, **extra: Any) -> JSONResponse:
+    # The openai SDK expects 400 for any invalid request; 422 is ours.
+    status = 400 if status == 422 else status
+    error = extra.pop("_error", None)
+    body = openai_error_body(
+        error, status=status, message=detail, request_id=getattr(request.state, "request_id", None), **extra
+    )
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    retry_after = extra.get("retry_after")
+    if status == 429 and retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(float(retry_after))))
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc if part != "body") or "body"
 
@@ -45,7 +62,10 @@ async def _aifactory(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     if status >= 500:
         log.error("%s: %s", type(exc).__name__, exc.detail)
-    return problem(request, status, exc.title, exc.detail, **_jsonable(exc.extra))
+    extra = _jsonable(exc.extra)
+    if request.url.path in OPENAI_PATHS:
+        return _openai(request, status, exc.detail, _error=exc, **extra)
+    return problem(request, status, exc.title, exc.detail, **extra)
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:

@@ -1,0 +1,116 @@
+"""Run records: one per gateway call, written with its ledger entry in the same group commit."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection
+
+from aifactory.errors import NotFoundError
+from aifactory.ledger import Event
+from aifactory.store import ledger_rows, run_rows
+from aifactory.store.db import Database
+from aifactory.store.group_commit import GroupCommitWriter
+
+__all__ = ["RunRecord", "RunWriter", "subject_hash"]
+
+
+def subject_hash(subject: str | None) -> str | None:
+    """The data subject, pseudonymised: raw identifiers never reach runs or the ledger."""
+    return None if not subject else hashlib.sha256(subject.encode()).hexdigest()
+
+
+@dataclass
+class RunRecord:
+    """What one call did: who, which route and deployment, outcome, timings, tokens, money."""
+
+    id: str
+    principal_id: str
+    operation: str
+    route: str
+    stream: bool
+    key_id: str | None = None
+    team_id: str | None = None
+    use_case: str | None = None
+    jurisdiction: str | None = None
+    surface: str | None = None
+    subject_hash: str | None = None
+    deployment: str | None = None
+    upstream_model: str | None = None
+    status: str = "ok"
+    error_type: str | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: Decimal | None = None
+    price_known: bool = True
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def row(self) -> dict[str, Any]:
+        """The `runs` table row."""
+        values = asdict(self)
+        for name in ("latency_ms", "ttft_ms"):
+            if values[name] is not None:
+                values[name] = Decimal(str(round(values[name], 3)))
+        return values
+
+    def event(self) -> Event:
+        """The ledger event: no prompt or output text, only what the call was and cost."""
+        data = {k: v for k, v in self.row().items() if k not in ("id", "created_at", "principal_id")}
+        data["cost_usd"] = None if self.cost_usd is None else str(self.cost_usd)
+        for name in ("latency_ms", "ttft_ms"):
+            data[name] = None if data[name] is None else str(data[name])
+        return Event(f"run.{self.status}", f"run:{self.id}", self.principal_id, data, self.created_at)
+
+
+def _sink(conn: Connection, records: Sequence[RunRecord]) -> None:
+    run_rows.insert_runs(conn, [r.row() for r in records])
+    ledger_rows.enqueue(conn, [r.event().to_json() for r in records])
+
+
+class RunWriter:
+    """Group-commits run records with their ledger entries."""
+
+    def __init__(self, db: Database, *, batch_size: int) -> None:
+        self.db = db
+        self.writer: GroupCommitWriter[RunRecord] = GroupCommitWriter(
+            db, _sink, batch_size=batch_size, name="run-writer"
+        )
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self.writer.start()
+
+    def stop(self) -> None:
+        """Drain and stop."""
+        self.writer.stop()
+
+    async def record(self, run: RunRecord, *, durable: bool) -> None:
+        """Write a run; with `durable`, return only once it is committed."""
+        if not self.writer.is_running:
+            self.write_now(run)
+            return
+        future = self.writer.submit(run)
+        if durable:
+            await asyncio.wrap_future(future)
+
+    def write_now(self, run: RunRecord) -> None:
+        """Write a run in its own transaction (when the group-commit writer is not running)."""
+        with self.db.write() as conn:
+            _sink(conn, [run])
+
+    def get(self, run_id: str) -> dict[str, Any]:
+        """A stored run record as JSON-ready data."""
+        with self.db.read() as conn:
+            row = run_rows.run(conn, run_id)
+        if row is None:
+            raise NotFoundError(f"no run {run_id!r}")
+        return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in dict(row).items()}

@@ -1,0 +1,307 @@
+"""The gateway: resolve a route, call its deployments with retries, breakers and fallback, count
+the money, and record every call (run record plus ledger entry)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from aifactory.catalog import Catalog
+from aifactory.errors import (
+    AifactoryError,
+    InvalidInputError,
+    NotFoundError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
+from aifactory.gateway.builtin import ProviderContext
+from aifactory.gateway.provider import Model
+from aifactory.gateway.reliability import Breaking, CircuitBreaker, Fallback, LatencyStats, Measured, Retrying
+from aifactory.gateway.routing import Constraints, order_candidates
+from aifactory.gateway.runs import RunRecord, RunWriter, subject_hash
+from aifactory.gateway.snapshot import Snapshot, load_snapshot
+from aifactory.gateway.specs import DeploymentSpec, RouteSpec
+from aifactory.gateway.trace import CallTrace, current_trace
+from aifactory.gateway.types import (
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    StreamEnd,
+    StreamEvent,
+    Usage,
+)
+from aifactory.identity.permissions import Subject
+from aifactory.ids import new_id
+from aifactory.settings import Settings
+from aifactory.store.db import Database
+
+__all__ = ["CallContext", "Gateway"]
+
+log = logging.getLogger(__name__)
+
+_MILLION = Decimal(1_000_000)
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Who is calling and under which governance context."""
+
+    subject: Subject
+    key_id: str | None = None
+    use_case: str | None = None
+    jurisdiction: str | None = None
+    surface: str | None = None
+    data_subject: str | None = None
+    constraints: Constraints = field(default_factory=Constraints)
+
+
+Factory = Callable[[str, DeploymentSpec, ProviderContext], Model]
+
+
+class Gateway:
+    """Serves chat and embedding calls over the deployments and routes under the serving label."""
+
+    def __init__(
+        self, settings: Settings, db: Database, catalog: Catalog, factories: dict[str, Factory]
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.factories = factories
+        self.latency = LatencyStats()
+        self.breakers: dict[str, CircuitBreaker] = {}
+        self.runs = RunWriter(db, batch_size=settings.ledger_batch_size)
+        self.http = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
+            timeout=httpx.Timeout(60, connect=10),
+        )
+        self.context = ProviderContext(self.http, settings)
+        self.snapshot = Snapshot()
+        self._models: dict[tuple[str, str, str], Model] = {}
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Reload deployments and routes from the catalog."""
+        self.snapshot = load_snapshot(self.catalog, self.settings.gateway_label)
+        self._models.clear()  # rebuilt lazily; breakers and latency stats survive by name
+
+    def start(self) -> None:
+        """Start the run writer."""
+        self.runs.start()
+
+    async def aclose(self) -> None:
+        """Stop the run writer and close upstream connections."""
+        self.runs.stop()
+        await self.http.aclose()
+
+    # --- models -----------------------------------------------------------------------------------
+
+    def _deployment_model(self, name: str, route: RouteSpec) -> Model:
+        spec = self.snapshot.deployments[name]
+        cache_key = (name, spec.model_dump_json(), route.retry.model_dump_json())
+        model = self._models.get(cache_key)
+        if model is None:
+            factory = self.factories.get(spec.provider)
+            if factory is None:
+                raise InvalidInputError(
+                    f"deployment {name} uses provider {spec.provider!r}, which is not "
+                    f"installed (installed: {', '.join(sorted(self.factories))})"
+                )
+            base = Measured(factory(name, spec, self.context), spec.timeout_seconds, self.latency)
+            breaker = self.breakers.setdefault(name, CircuitBreaker())
+            model = Breaking(Retrying(base, route.retry), breaker)
+            self._models[cache_key] = model
+        return model
+
+    def route(self, alias: str, operation: str) -> RouteSpec:
+        """The route behind an alias, for the given operation."""
+        route = self.snapshot.routes.get(alias)
+        if route is None:
+            known = ", ".join(sorted(self.snapshot.routes)) or "none"
+            raise NotFoundError(
+                f"no route {alias!r} is served (label {self.settings.gateway_label!r}); routes: {known}"
+            )
+        if route.operation != operation:
+            raise InvalidInputError(f"route {alias!r} serves {route.operation}, not {operation}")
+        return route
+
+    def price_per_token(self, name: str, spec: DeploymentSpec) -> tuple[Decimal, Decimal] | None:
+        """USD per input and output token, or None when unknown."""
+        if spec.prices is None:
+            return None
+        return spec.prices.input_per_mtok / _MILLION, spec.prices.output_per_mtok / _MILLION
+
+    def _plan(self, alias: str, operation: str, call: CallContext) -> tuple[RouteSpec, Fallback]:
+        """The route and its ordered candidates; a refusal here is recorded as a refused run."""
+        try:
+            return self._candidates(alias, operation, call)
+        except AifactoryError as error:
+            self.refuse(alias, operation, call, error)
+            raise
+
+    def _candidates(self, alias: str, operation: str, call: CallContext) -> tuple[RouteSpec, Fallback]:
+        route = self.route(alias, operation)
+
+        def blended(name: str, spec: DeploymentSpec) -> Decimal | None:
+            price = self.price_per_token(name, spec)
+            return None if price is None else price[0] + price[1]
+
+        names = order_candidates(
+            route, self.snapshot.deployments, call.constraints, latency=self.latency, price_of=blended
+        )
+        if not names:
+            raise InvalidInputError(
+                f"route {alias!r} has no deployment allowed for this request "
+                "(constraints on region, tags or kill switches exclude them all)"
+            )
+        return route, Fallback([self._deployment_model(name, route) for name in names])
+
+    # --- calls ------------------------------------------------------------------------------------
+
+    def _run(self, alias: str, operation: str, call: CallContext, stream: bool) -> RunRecord:
+        return RunRecord(
+            id=new_id("run"),
+            principal_id=call.subject.id,
+            operation=operation,
+            route=alias,
+            stream=stream,
+            key_id=call.key_id,
+            team_id=call.subject.team,
+            use_case=call.use_case,
+            jurisdiction=call.jurisdiction,
+            surface=call.surface,
+            subject_hash=subject_hash(call.data_subject),
+        )
+
+    def _settle(self, run: RunRecord, trace: CallTrace, usage: Usage, error: Exception | None) -> None:
+        run.attempts = [a.as_json() for a in trace.attempts]
+        run.deployment = trace.deployment or (trace.attempts[-1].deployment if trace.attempts else None)
+        run.upstream_model = trace.upstream_model
+        run.latency_ms, run.ttft_ms = trace.elapsed_ms(), trace.ttft_ms()
+        run.prompt_tokens, run.completion_tokens = usage.prompt_tokens, usage.completion_tokens
+        if error is not None:
+            run.status, run.error_type = "error", type(error).__name__
+        spec = self.snapshot.deployments.get(run.deployment or "")
+        price = None if spec is None or run.deployment is None else self.price_per_token(run.deployment, spec)
+        if price is None:
+            run.cost_usd, run.price_known = (Decimal(0), True) if usage.total_tokens == 0 else (None, False)
+        else:
+            run.cost_usd = price[0] * usage.prompt_tokens + price[1] * usage.completion_tokens
+
+    async def _record(self, run: RunRecord) -> None:
+        await self.runs.record(run, durable=self.settings.gateway_durable_runs)
+
+    async def chat(self, request: ChatRequest, call: CallContext) -> tuple[ChatResponse, RunRecord]:
+        """A whole completion through the route named by `request.model`."""
+        route, model = self._plan(request.model, "chat", call)
+        run = self._run(request.model, "chat", call, stream=False)
+        trace = CallTrace()
+        token = current_trace.set(trace)
+        try:
+            response = await _within(model.complete(request), route.timeout_seconds, request.model)
+        except UpstreamError as error:
+            self._settle(run, trace, Usage(), error)
+            await self._record(run)
+            raise
+        finally:
+            current_trace.reset(token)
+        self._settle(run, trace, response.usage, None)
+        await self._record(run)
+        return response, run
+
+    def chat_stream(
+        self, request: ChatRequest, call: CallContext
+    ) -> tuple[RunRecord, AsyncIterator[StreamEvent]]:
+        """A streamed completion: the run (its id is known at once) and the events."""
+        route, model = self._plan(request.model, "chat", call)
+        run = self._run(request.model, "chat", call, stream=True)
+        return run, self._stream(model, route, request, run)
+
+    async def _stream(
+        self, model: Model, route: RouteSpec, request: ChatRequest, run: RunRecord
+    ) -> AsyncIterator[StreamEvent]:
+        trace = CallTrace()
+        # Not reset at the end: the stream's first event is pulled in the request's context and
+        # the rest in the response task's copy of it, where a reset token is not valid.
+        current_trace.set(trace)
+        usage = Usage()
+        error: Exception | None = None
+        events = model.stream(request)
+        try:
+            first = await _within(anext(events), route.timeout_seconds, request.model)
+            trace.first_token_at = trace.first_token_at or _now()
+            yield first
+            async for event in events:
+                if isinstance(event, StreamEnd):
+                    usage = event.usage
+                yield event
+        except StopAsyncIteration:
+            pass
+        except UpstreamError as failure:
+            error = failure
+            raise
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+            self._settle(run, trace, usage, error)
+            await self._record(run)
+
+    async def embed(
+        self, request: EmbeddingRequest, call: CallContext
+    ) -> tuple[EmbeddingResponse, RunRecord]:
+        """Embeddings through the route named by `request.model`."""
+        route, model = self._plan(request.model, "embeddings", call)
+        run = self._run(request.model, "embeddings", call, stream=False)
+        trace = CallTrace()
+        token = current_trace.set(trace)
+        try:
+            response = await _within(model.embed(request), route.timeout_seconds, request.model)
+        except UpstreamError as error:
+            self._settle(run, trace, Usage(), error)
+            await self._record(run)
+            raise
+        finally:
+            current_trace.reset(token)
+        trace.deployment = trace.deployment or (trace.attempts[-1].deployment if trace.attempts else None)
+        self._settle(run, trace, response.usage, None)
+        await self._record(run)
+        return response, run
+
+    def refuse(self, alias: str, operation: str, call: CallContext, error: Exception) -> None:
+        """Record a call refused before it reached any model (the run and its ledger entry)."""
+        run = self._run(alias[:200], operation, call, stream=False)
+        run.status, run.error_type, run.latency_ms = "refused", type(error).__name__, 0.0
+        run.cost_usd = Decimal(0)
+        if self.runs.writer.is_running:
+            self.runs.writer.submit(run)
+        else:
+            self.runs.write_now(run)
+
+    def models(self) -> list[dict[str, Any]]:
+        """The served routes, as OpenAI's model list."""
+        return [
+            {"id": alias, "object": "model", "created": 0, "owned_by": "aifactory"}
+            for alias in sorted(self.snapshot.routes)
+        ]
+
+
+def _now() -> float:
+    import time
+
+    return time.perf_counter()
+
+
+async def _within(call: Any, seconds: float, alias: str) -> Any:
+    """Await `call` within the whole-request deadline."""
+    try:
+        return await asyncio.wait_for(call, seconds)
+    except TimeoutError:
+        raise UpstreamTimeoutError(
+            f"route {alias}: no answer within the {seconds:g}s request deadline"
+        ) from None

@@ -1,0 +1,150 @@
+"""OpenAI-compatible routes: `/v1/chat/completions`, `/v1/embeddings`, `/v1/models`.
+
+The official `openai` SDK works unchanged with `base_url=<server>/v1` and an aifactory key. `model`
+names a route alias. Governance context comes from `X-Aifactory-*` headers or the body's
+`metadata`; every response carries `X-Aifactory-Run-Id`. Errors use OpenAI's error shape here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from aifactory.errors import AifactoryError, InvalidInputError, UpstreamError
+from aifactory.gateway.service import CallContext, Gateway
+from aifactory.gateway.types import ChatRequest, ChatResponse, Delta, EmbeddingRequest, StreamEnd, StreamEvent
+from aifactory.identity.permissions import Resource
+from aifactory.server.auth import Caller, authenticated, governed, permit, runtime_of
+from aifactory.server.openai_errors import openai_error_body
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+
+RUN_HEADER = "X-Aifactory-Run-Id"
+_CONTEXT_HEADERS = {
+    "use_case": "x-aifactory-use-case",
+    "jurisdiction": "x-aifactory-jurisdiction",
+    "surface": "x-aifactory-surface",
+    "data_subject": "x-aifactory-subject",
+}
+_METADATA_KEYS = {
+    "use_case": "use_case",
+    "jurisdiction": "jurisdiction",
+    "surface": "surface",
+    "data_subject": "subject",
+}
+
+
+def _context(request: Request, caller: Caller, metadata: dict[str, str] | None) -> CallContext:
+    values: dict[str, str | None] = {}
+    for field, header in _CONTEXT_HEADERS.items():
+        value = request.headers.get(header) or (metadata or {}).get(_METADATA_KEYS[field])
+        if value is not None and (len(value) > 200 or "\x00" in value):
+            raise InvalidInputError(f"{header} must be at most 200 characters")
+        values[field] = value
+    return CallContext(
+        subject=caller.subject,
+        key_id=caller.key_id,
+        use_case=values["use_case"],
+        jurisdiction=values["jurisdiction"],
+        surface=values["surface"],
+        data_subject=values["data_subject"],
+    )
+
+
+def _authorize(request: Request, caller: Caller, action: str, alias: str, call: CallContext) -> Gateway:
+    runtime = runtime_of(request)
+    try:
+        runtime.authorize(caller.subject, action, Resource("Route", alias))
+    except AifactoryError as error:
+        runtime.gateway.refuse(alias, "chat" if action == "gateway.chat" else "embeddings", call, error)
+        raise
+    return runtime.gateway
+
+
+def _completion(run_id: str, alias: str, response: ChatResponse) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{run_id}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": alias,
+        "choices": response.choices,
+        "usage": response.usage.as_openai(),
+    }
+
+
+@router.post("/chat/completions", openapi_extra=governed("gateway.chat"), summary="Chat completions (OpenAI)")
+async def chat_completions(
+    request: Request, body: ChatRequest, caller: Caller = Depends(authenticated)
+) -> Any:
+    """A completion from the route named by `model`, streamed (SSE) or whole."""
+    call = _context(request, caller, body.metadata)
+    gateway = _authorize(request, caller, "gateway.chat", body.model, call)
+    if not body.stream:
+        response, run = await gateway.chat(body, call)
+        return JSONResponse(_completion(run.id, body.model, response), headers={RUN_HEADER: run.id})
+    run, events = gateway.chat_stream(body, call)
+    first = await anext(events)  # a failure before any content is an ordinary error response
+    include_usage = bool((getattr(body, "stream_options", None) or {}).get("include_usage"))
+    chunks = _sse(run.id, body.model, first, events, include_usage)
+    return StreamingResponse(chunks, media_type="text/event-stream", headers={RUN_HEADER: run.id})
+
+
+async def _sse(
+    run_id: str, alias: str, first: StreamEvent, events: AsyncIterator[StreamEvent], include_usage: bool
+) -> AsyncIterator[bytes]:
+    created = int(time.time())
+    base = {"id": f"chatcmpl-{run_id}", "object": "chat.completion.chunk", "created": created, "model": alias}
+
+    def frame(data: dict[str, Any]) -> bytes:
+        return f"data: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+    async def all_events() -> AsyncIterator[StreamEvent]:
+        yield first
+        async for event in events:
+            yield event
+
+    try:
+        async for event in all_events():
+            if isinstance(event, Delta):
+                yield frame(base | {"choices": event.choices})
+            elif isinstance(event, StreamEnd) and include_usage:
+                yield frame(base | {"choices": [], "usage": event.usage.as_openai()})
+    except UpstreamError as error:
+        # Content was already sent: end with a typed error event, never a silent truncation.
+        yield frame(openai_error_body(error, run_id=run_id))
+        return
+    yield b"data: [DONE]\n\n"
+
+
+@router.post("/embeddings", openapi_extra=governed("gateway.embed"), summary="Embeddings (OpenAI)")
+async def embeddings(
+    request: Request, body: EmbeddingRequest, caller: Caller = Depends(authenticated)
+) -> Any:
+    """Vectors from the route named by `model`."""
+    call = _context(request, caller, None)
+    gateway = _authorize(request, caller, "gateway.embed", body.model, call)
+    response, run = await gateway.embed(body, call)
+    data = [
+        {"object": "embedding", "index": i, "embedding": vector} for i, vector in enumerate(response.vectors)
+    ]
+    payload = {
+        "object": "list",
+        "data": data,
+        "model": body.model,
+        "usage": {
+            "prompt_tokens": response.usage.prompt_tokens,
+            "total_tokens": response.usage.prompt_tokens,
+        },
+    }
+    return JSONResponse(payload, headers={RUN_HEADER: run.id})
+
+
+@router.get("/models", openapi_extra=governed("gateway.models"), summary="Served routes (OpenAI model list)")
+def models(request: Request, _c: Caller = permit("gateway.models", "Route")) -> dict[str, Any]:
+    """The route aliases the gateway serves, as OpenAI models."""
+    return {"object": "list", "data": runtime_of(request).gateway.models()}

@@ -1,0 +1,61 @@
+"""Helpers for gateway tests: publish deployments and routes through the catalog's choke point."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from conftest import LiveServer
+
+
+def reviewer(live: LiveServer) -> httpx.Client:
+    """A reviewer's client (created once per server)."""
+    admin = live.client()
+    if admin.get("/v1/principals/gw-reviewer").status_code == 404:
+        admin.post("/v1/principals", json={"name": "gw-reviewer", "kind": "person", "roles": ["reviewer"]})
+    key = admin.post("/v1/keys", json={"name": "gw", "principal": "gw-reviewer"}).json()["key"]
+    return live.client(key)
+
+
+def app_key(live: LiveServer, name: str = "gw-app") -> str:
+    """An API key for an app principal that may call the gateway."""
+    admin = live.client()
+    if admin.get(f"/v1/principals/{name}").status_code == 404:
+        admin.post("/v1/principals", json={"name": name, "kind": "app", "roles": ["app"]}).raise_for_status()
+    return str(admin.post("/v1/keys", json={"name": name, "principal": name}).json()["key"])
+
+
+def publish(live: LiveServer, kind: str, name: str, content: dict[str, Any]) -> None:
+    """Create (or version) an asset, approve it as a second person, label it production."""
+    admin = live.client()
+    if admin.get(f"/v1/assets/{kind}:{name}").status_code == 404:
+        admin.post("/v1/assets", json={"kind": kind, "name": name}).raise_for_status()
+    pushed = admin.post(f"/v1/assets/{kind}:{name}/versions", json={"content": content})
+    pushed.raise_for_status()
+    number = pushed.json()["number"]
+    reviewer(live).post(f"/v1/assets/{kind}:{name}/versions/{number}/approvals", json={})
+    moved = admin.put(f"/v1/assets/{kind}:{name}/labels/production", json={"version": number})
+    assert moved.status_code in (200, 409), moved.text
+
+
+def deployment(base_url: str, model: str = "fake-chat", **extra: Any) -> dict[str, Any]:
+    """An openai deployment spec pointing at a fake upstream."""
+    spec: dict[str, Any] = {
+        "provider": "openai",
+        "base_url": base_url,
+        "upstream_model": model,
+        "timeout_seconds": 5,
+        "prices": {"input_per_mtok": "1", "output_per_mtok": "2"},
+    }
+    return spec | extra
+
+
+def wait_for_route(live: LiveServer, key: str, alias: str, deadline: float = 5) -> None:
+    """Wait until the gateway serves `alias` (the catalog change reaches it through the change feed)."""
+    client = live.client(key)
+    end = time.monotonic() + deadline
+    while alias not in [m["id"] for m in client.get("/v1/models").json()["data"]]:
+        assert time.monotonic() < end, f"route {alias} never served"
+        time.sleep(0.05)

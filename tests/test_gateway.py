@@ -1,0 +1,124 @@
+"""The gateway end to end: the openai SDK against aifactory, a fault-injecting fake upstream."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import openai
+import pytest
+
+from aifactory.testing import FakeProvider
+from conftest import LiveServer
+from gateway_helpers import app_key, deployment, publish, wait_for_route
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeProvider]:
+    with FakeProvider() as provider:
+        yield provider
+
+
+@pytest.fixture
+def sdk(live_server: LiveServer, fake: FakeProvider) -> Iterator[openai.OpenAI]:
+    publish(live_server, "deployment", "fake-a", deployment(fake.url))
+    publish(live_server, "deployment", "fake-b", deployment(fake.url, model="fake-b"))
+    publish(
+        live_server,
+        "route",
+        "chat-default",
+        {"candidates": [{"deployment": "fake-a"}, {"deployment": "fake-b"}]},
+    )
+    key = app_key(live_server)
+    wait_for_route(live_server, key, "chat-default")
+    with openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=key, max_retries=0) as client:
+        yield client
+
+
+def test_completion_through_the_openai_sdk(sdk: openai.OpenAI, live_server: LiveServer) -> None:
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="chat-default", messages=[{"role": "user", "content": "hello there"}]
+    )
+    completion = raw.parse()
+    assert completion.choices[0].message.content == "echo: hello there"
+    assert completion.usage is not None
+    assert completion.usage.prompt_tokens == 2
+    run_id = raw.headers["x-aifactory-run-id"]
+    run = live_server.client().get(f"/v1/runs/{run_id}").json()
+    assert run["deployment"] == "fake-a"
+    assert run["status"] == "ok"
+    assert run["price_known"] is True
+    assert float(run["cost_usd"]) > 0
+
+
+def test_streaming_through_the_openai_sdk(sdk: openai.OpenAI) -> None:
+    stream = sdk.chat.completions.create(
+        model="chat-default",
+        stream=True,
+        stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "one two three"}],
+    )
+    text, usage = "", None
+    for chunk in stream:
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+        if chunk.usage:
+            usage = chunk.usage
+    assert text == "echo: one two three"
+    assert usage is not None
+    assert usage.completion_tokens == 4
+
+
+def test_falls_over_to_the_next_deployment(
+    sdk: openai.OpenAI, fake: FakeProvider, live_server: LiveServer
+) -> None:
+    fake.plan("fake-chat", faults=["503", "503", "503"])
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="chat-default", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert raw.parse().choices[0].message.content == "echo: hi"
+    run = live_server.client().get(f"/v1/runs/{raw.headers['x-aifactory-run-id']}").json()
+    assert run["deployment"] == "fake-b"
+    assert [a["outcome"] for a in run["attempts"]] == [
+        "UpstreamUnavailableError",
+        "UpstreamUnavailableError",
+        "ok",
+    ]
+
+
+def test_unknown_route_is_an_openai_404(sdk: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as caught:
+        sdk.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+    assert "no route 'nope'" in str(caught.value)
+
+
+def test_stream_cut_after_content_ends_with_an_error_event(sdk: openai.OpenAI, fake: FakeProvider) -> None:
+    fake.plan("fake-chat", faults=["cut_after:3"])
+    stream = sdk.chat.completions.create(
+        model="chat-default", stream=True, messages=[{"role": "user", "content": "a b c d e f"}]
+    )
+    received = ""
+    with pytest.raises(openai.APIError):
+        for chunk in stream:
+            if chunk.choices:
+                received += chunk.choices[0].delta.content or ""
+    assert received.startswith("echo:")
+
+
+def test_stream_failure_before_content_falls_over_invisibly(sdk: openai.OpenAI, fake: FakeProvider) -> None:
+    fake.plan("fake-chat", faults=["cut_after:1", "cut_after:1", "cut_after:1"])
+    stream = sdk.chat.completions.create(
+        model="chat-default", stream=True, messages=[{"role": "user", "content": "x y"}]
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == "echo: x y"
+
+
+def test_refused_calls_are_in_the_ledger(sdk: openai.OpenAI, live_server: LiveServer) -> None:
+    with pytest.raises(openai.NotFoundError):
+        sdk.chat.completions.create(model="missing-route", messages=[{"role": "user", "content": "x"}])
+    time.sleep(0.5)
+    entries = live_server.client().get("/v1/ledger/entries").json()["entries"]
+    refused = [e["event"] for e in entries if e["event"]["type"] == "run.refused"]
+    assert refused
+    assert refused[-1]["data"]["route"] == "missing-route"
