@@ -7,6 +7,10 @@ from collections.abc import Iterator
 
 import openai
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from aifactory.testing import FakeProvider
 from conftest import LiveServer
@@ -97,12 +101,16 @@ def test_stream_cut_after_content_ends_with_an_error_event(sdk: openai.OpenAI, f
     stream = sdk.chat.completions.create(
         model="chat-default", stream=True, messages=[{"role": "user", "content": "a b c d e f"}]
     )
-    received = ""
-    with pytest.raises(openai.APIError):
+    received: list[str] = []
+
+    def consume() -> None:
         for chunk in stream:
             if chunk.choices:
-                received += chunk.choices[0].delta.content or ""
-    assert received.startswith("echo:")
+                received.append(chunk.choices[0].delta.content or "")
+
+    with pytest.raises(openai.APIError):
+        consume()
+    assert "".join(received).startswith("echo:")
 
 
 def test_stream_failure_before_content_falls_over_invisibly(sdk: openai.OpenAI, fake: FakeProvider) -> None:
@@ -122,3 +130,32 @@ def test_refused_calls_are_in_the_ledger(sdk: openai.OpenAI, live_server: LiveSe
     refused = [e["event"] for e in entries if e["event"]["type"] == "run.refused"]
     assert refused
     assert refused[-1]["data"]["route"] == "missing-route"
+
+
+@pytest.fixture(scope="session")
+def spans() -> InMemorySpanExporter:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return exporter
+
+
+def test_calls_are_measured_and_traced(
+    sdk: openai.OpenAI, live_server: LiveServer, spans: InMemorySpanExporter
+) -> None:
+    spans.clear()
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="chat-default", messages=[{"role": "user", "content": "count me"}]
+    )
+    run_id = raw.headers["x-aifactory-run-id"]
+    metrics = live_server.client().get("/metrics").text
+    assert 'aifactory_gateway_calls_total{deployment="fake-a",route="chat-default",status="ok"}' in metrics
+    assert "aifactory_gateway_cost_usd_total" in metrics
+    finished = [s for s in spans.get_finished_spans() if s.attributes.get("aifactory.run_id") == run_id]
+    assert len(finished) == 1
+    attributes = finished[0].attributes
+    assert finished[0].name == "chat chat-default"
+    assert attributes["gen_ai.operation.name"] == "chat"
+    assert attributes["gen_ai.usage.input_tokens"] == 2
+    assert attributes["aifactory.deployment"] == "fake-a"

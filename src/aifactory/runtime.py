@@ -7,8 +7,11 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from aifactory.catalog import Catalog
 from aifactory.gateway.service import Gateway
+from aifactory.gateway.telemetry import GatewayTelemetry
 from aifactory.identity import actions
 from aifactory.identity.directory import TOPIC as IDENTITY_TOPIC
 from aifactory.identity.directory import Directory
@@ -89,8 +92,13 @@ class Runtime:
         )
         extra = collect(self.plugins, "aifactory_register_permission_policies")
         self.authorizer = Authorizer.load(settings.cedar_policy_dir, extra_sources=extra)
+        self.metrics = CollectorRegistry()
         self.gateway = Gateway(
-            settings, db, self.catalog, dict(collect(self.plugins, "aifactory_register_providers"))
+            settings,
+            db,
+            self.catalog,
+            dict(collect(self.plugins, "aifactory_register_providers")),
+            GatewayTelemetry(self.metrics),
         )
         self.gateway.refresh()
         self.watcher = ChangeWatcher(db, settings.change_poll_interval)

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+from opentelemetry.trace import Span
 
 from aifactory.catalog import Catalog
 from aifactory.errors import (
@@ -27,6 +28,7 @@ from aifactory.gateway.routing import Constraints, order_candidates
 from aifactory.gateway.runs import RunRecord, RunWriter, subject_hash
 from aifactory.gateway.snapshot import Snapshot, load_snapshot
 from aifactory.gateway.specs import DeploymentSpec, RouteSpec
+from aifactory.gateway.telemetry import GatewayTelemetry
 from aifactory.gateway.trace import CallTrace, current_trace
 from aifactory.gateway.types import (
     ChatRequest,
@@ -69,9 +71,15 @@ class Gateway:
     """Serves chat and embedding calls over the deployments and routes under the serving label."""
 
     def __init__(
-        self, settings: Settings, db: Database, catalog: Catalog, factories: dict[str, Factory]
+        self,
+        settings: Settings,
+        db: Database,
+        catalog: Catalog,
+        factories: dict[str, Factory],
+        telemetry: GatewayTelemetry,
     ) -> None:
         self.settings = settings
+        self.telemetry = telemetry
         self.catalog = catalog
         self.factories = factories
         self.latency = LatencyStats()
@@ -195,25 +203,27 @@ class Gateway:
         else:
             run.cost_usd = price[0] * usage.prompt_tokens + price[1] * usage.completion_tokens
 
-    async def _record(self, run: RunRecord) -> None:
+    async def _record(self, run: RunRecord, span: Span) -> None:
+        self.telemetry.observe(run, span)
         await self.runs.record(run, durable=self.settings.gateway_durable_runs)
 
     async def chat(self, request: ChatRequest, call: CallContext) -> tuple[ChatResponse, RunRecord]:
         """A whole completion through the route named by `request.model`."""
         route, model = self._plan(request.model, "chat", call)
         run = self._run(request.model, "chat", call, stream=False)
+        span = self.telemetry.start("chat", request.model)
         trace = CallTrace()
         token = current_trace.set(trace)
         try:
             response = await _within(model.complete(request), route.timeout_seconds, request.model)
         except UpstreamError as error:
             self._settle(run, trace, Usage(), error)
-            await self._record(run)
+            await self._record(run, span)
             raise
         finally:
             current_trace.reset(token)
         self._settle(run, trace, response.usage, None)
-        await self._record(run)
+        await self._record(run, span)
         return response, run
 
     def chat_stream(
@@ -227,6 +237,7 @@ class Gateway:
     async def _stream(
         self, model: Model, route: RouteSpec, request: ChatRequest, run: RunRecord
     ) -> AsyncIterator[StreamEvent]:
+        span = self.telemetry.start("chat", request.model)
         trace = CallTrace()
         # Not reset at the end: the stream's first event is pulled in the request's context and
         # the rest in the response task's copy of it, where a reset token is not valid.
@@ -250,7 +261,7 @@ class Gateway:
         finally:
             await events.aclose()  # type: ignore[attr-defined]
             self._settle(run, trace, usage, error)
-            await self._record(run)
+            await self._record(run, span)
 
     async def embed(
         self, request: EmbeddingRequest, call: CallContext
@@ -258,19 +269,20 @@ class Gateway:
         """Embeddings through the route named by `request.model`."""
         route, model = self._plan(request.model, "embeddings", call)
         run = self._run(request.model, "embeddings", call, stream=False)
+        span = self.telemetry.start("embeddings", request.model)
         trace = CallTrace()
         token = current_trace.set(trace)
         try:
             response = await _within(model.embed(request), route.timeout_seconds, request.model)
         except UpstreamError as error:
             self._settle(run, trace, Usage(), error)
-            await self._record(run)
+            await self._record(run, span)
             raise
         finally:
             current_trace.reset(token)
         trace.deployment = trace.deployment or (trace.attempts[-1].deployment if trace.attempts else None)
         self._settle(run, trace, response.usage, None)
-        await self._record(run)
+        await self._record(run, span)
         return response, run
 
     def refuse(self, alias: str, operation: str, call: CallContext, error: Exception) -> None:
@@ -278,6 +290,7 @@ class Gateway:
         run = self._run(alias[:200], operation, call, stream=False)
         run.status, run.error_type, run.latency_ms = "refused", type(error).__name__, 0.0
         run.cost_usd = Decimal(0)
+        self.telemetry.observe(run)
         if self.runs.writer.is_running:
             self.runs.writer.submit(run)
         else:

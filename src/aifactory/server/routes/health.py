@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from prometheus_client import generate_latest
 from sqlalchemy import text
 
 from aifactory.errors import ConfigurationError
@@ -42,5 +43,5 @@ def readyz(request: Request) -> dict[str, Any]:
 )
 def metrics(request: Request, _caller: Caller = permit("metrics.read", "Metrics")) -> Response:
     """The Prometheus text exposition."""
-    body = request.app.state.metrics.render()
+    body = request.app.state.metrics.render() + generate_latest(runtime_of(request).metrics)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
