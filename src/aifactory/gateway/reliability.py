@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from aifactory.errors import (
     ContextWindowExceededError,
+    UpstreamAuthError,
     UpstreamError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
@@ -221,6 +222,7 @@ class CircuitBreaker:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.window, self.min_calls, self.threshold, self.cooldown = window, min_calls, threshold, cooldown
+        self.settings = (window, min_calls, threshold, cooldown)
         self.clock = clock
         self._outcomes: deque[tuple[float, bool]] = deque()
         self._opened_at: float | None = None
@@ -315,8 +317,9 @@ class Breaking:
 
 
 def _falls_over(error: UpstreamError) -> bool:
-    """Whether another candidate might succeed where this one failed."""
-    return error.retryable or isinstance(error, ContextWindowExceededError)
+    """Whether another candidate might succeed where this one failed: not when the request itself
+    is at fault (malformed, or refused by a content filter), which would fail everywhere."""
+    return error.retryable or isinstance(error, ContextWindowExceededError | UpstreamAuthError)
 
 
 class Fallback:

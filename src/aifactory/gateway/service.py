@@ -123,10 +123,25 @@ class Gateway:
                     f"installed (installed: {', '.join(sorted(self.factories))})"
                 )
             base = Measured(factory(name, spec, self.context), spec.timeout_seconds, self.latency)
-            breaker = self.breakers.setdefault(name, CircuitBreaker())
+            breaker = self._breaker(name, spec)
             model = Breaking(Retrying(base, route.retry), breaker)
             self._models[cache_key] = model
         return model
+
+    def _breaker(self, name: str, spec: DeploymentSpec) -> CircuitBreaker:
+        """The deployment's breaker: kept across snapshot reloads unless its settings changed."""
+        b = spec.breaker
+        settings = (b.window_seconds, b.min_calls, b.failure_ratio, b.cooldown_seconds)
+        breaker = self.breakers.get(name)
+        if breaker is None or breaker.settings != settings:
+            breaker = CircuitBreaker(
+                window=b.window_seconds,
+                min_calls=b.min_calls,
+                threshold=b.failure_ratio,
+                cooldown=b.cooldown_seconds,
+            )
+            self.breakers[name] = breaker
+        return breaker
 
     def route(self, alias: str, operation: str) -> RouteSpec:
         """The route behind an alias, for the given operation."""
@@ -217,6 +232,7 @@ class Gateway:
         try:
             response = await _within(model.complete(request), route.timeout_seconds, request.model)
         except UpstreamError as error:
+            error.extra["run_id"] = run.id
             self._settle(run, trace, Usage(), error)
             await self._record(run, span)
             raise
@@ -275,6 +291,7 @@ class Gateway:
         try:
             response = await _within(model.embed(request), route.timeout_seconds, request.model)
         except UpstreamError as error:
+            error.extra["run_id"] = run.id
             self._settle(run, trace, Usage(), error)
             await self._record(run, span)
             raise
@@ -290,6 +307,8 @@ class Gateway:
         run = self._run(alias[:200], operation, call, stream=False)
         run.status, run.error_type, run.latency_ms = "refused", type(error).__name__, 0.0
         run.cost_usd = Decimal(0)
+        if isinstance(error, AifactoryError):
+            error.extra["run_id"] = run.id
         self.telemetry.observe(run)
         if self.runs.writer.is_running:
             self.runs.writer.submit(run)

@@ -17,7 +17,7 @@ from pydantic import Field, HttpUrl, model_validator
 
 from aifactory.records import InputModel
 
-__all__ = ["Candidate", "DeploymentSpec", "Prices", "RetrySpec", "RouteSpec"]
+__all__ = ["BreakerSpec", "Candidate", "DeploymentSpec", "Prices", "RetrySpec", "RouteSpec"]
 
 ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,127}$"
 TAG = r"^[a-z0-9][a-z0-9_.:-]{0,63}$"
@@ -28,6 +28,15 @@ class Prices(InputModel):
 
     input_per_mtok: Decimal = Field(ge=0, max_digits=20, decimal_places=10)
     output_per_mtok: Decimal = Field(ge=0, max_digits=20, decimal_places=10)
+
+
+class BreakerSpec(InputModel):
+    """When the deployment's circuit breaker opens, and for how long."""
+
+    window_seconds: float = Field(default=30, gt=0, le=3600, description="Rolling window of outcomes.")
+    min_calls: int = Field(default=5, ge=1, le=100_000, description="Fewest calls in the window to judge.")
+    failure_ratio: float = Field(default=0.5, gt=0, le=1, description="Failure share that opens it.")
+    cooldown_seconds: float = Field(default=10, gt=0, le=3600, description="Open time before a probe.")
 
 
 class DeploymentSpec(InputModel):
@@ -53,6 +62,7 @@ class DeploymentSpec(InputModel):
     )
     timeout_seconds: float = Field(default=60, gt=0, le=3600, description="Per-attempt deadline.")
     status: Literal["active", "deprecated", "retired"] = "active"
+    breaker: BreakerSpec = Field(default_factory=BreakerSpec)
 
     @model_validator(mode="after")
     def _check(self) -> DeploymentSpec:

@@ -47,6 +47,8 @@ def _openai(request: Request, status: int, detail: str, **extra: Any) -> JSONRes
         error, status=status, message=detail, request_id=getattr(request.state, "request_id", None), **extra
     )
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if extra.get("run_id"):
+        headers["X-Aifactory-Run-Id"] = str(extra["run_id"])
     retry_after = extra.get("retry_after")
     if status == 429 and retry_after is not None:
         headers["Retry-After"] = str(max(1, round(float(retry_after))))
