@@ -24,6 +24,9 @@ RESOURCES = {
     "other-key": Resource("Key", "k2", {"owner": OTHER}),
     "principal": Resource("Principal", OTHER),
     "team": Resource("Team", "t-new"),
+    "route": Resource("Route", "chat-default"),
+    "own-run": Resource("Run", "run_1", {"principal": ME}),
+    "other-run": Resource("Run", "run_2", {"principal": OTHER}),
 }
 
 # Y = allowed, - = denied. Every action in the catalogue has at least one row (see the test below):
@@ -39,6 +42,9 @@ assets.version     asset      Y     Y        Y      -        -        -       - 
 assets.approve     asset      Y     Y        -      Y        -        -       -   -
 assets.promote     asset      Y     Y        Y      Y        Y        -       -   -
 assets.review      asset      Y     Y        -      -        -        -       -   -
+gateway.chat       route      Y     Y        Y      -        -        -       Y   -
+gateway.embed      route      Y     Y        Y      -        -        -       Y   -
+gateway.models     route      Y     Y        Y      Y        Y        Y       Y   -
 keys.create        own-key    Y     Y        Y      -        -        -       -   -
 keys.create        other-key  Y     Y        -      -        -        -       -   -
 keys.list          own-key    Y     Y        Y      Y        Y        Y       Y   Y
@@ -48,6 +54,8 @@ keys.revoke        other-key  Y     Y        -      -        -        -       - 
 principals.create  principal  Y     Y        -      -        -        -       -   -
 principals.list    principal  Y     Y        Y      Y        Y        Y       -   -
 principals.read    principal  Y     Y        Y      Y        Y        Y       -   -
+runs.read          own-run    Y     Y        Y      Y        Y        Y       Y   Y
+runs.read          other-run  Y     Y        Y      Y        Y        Y       -   -
 teams.create       team       Y     Y        -      -        -        -       -   -
 teams.list         team       Y     Y        Y      Y        Y        Y       -   -
 """

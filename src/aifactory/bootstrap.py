@@ -12,6 +12,7 @@ from aifactory.settings import Settings
 __all__ = ["InitResult", "initialize"]
 
 ADMIN_NAME = "admin"
+SYSTEM_NAME = "aifactory"
 PLATFORM_TEAM = "platform"
 
 

@@ -113,4 +113,6 @@ class RunWriter:
             row = run_rows.run(conn, run_id)
         if row is None:
             raise NotFoundError(f"no run {run_id!r}")
-        return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in dict(row).items()}
+        return {
+            k: (format(v.normalize(), "f") if isinstance(v, Decimal) else v) for k, v in dict(row).items()
+        }

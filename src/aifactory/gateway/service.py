@@ -33,6 +33,7 @@ from aifactory.gateway.trace import CallTrace, current_trace
 from aifactory.gateway.types import (
     ChatRequest,
     ChatResponse,
+    Delta,
     EmbeddingRequest,
     EmbeddingResponse,
     StreamEnd,
@@ -259,20 +260,29 @@ class Gateway:
         # the rest in the response task's copy of it, where a reset token is not valid.
         current_trace.set(trace)
         usage = Usage()
+        sent = 0
         error: Exception | None = None
         events = model.stream(request)
         try:
             first = await _within(anext(events), route.timeout_seconds, request.model)
             trace.first_token_at = trace.first_token_at or _now()
+            sent = 1 if isinstance(first, Delta) and first.has_content else 0
             yield first
             async for event in events:
                 if isinstance(event, StreamEnd):
                     usage = event.usage
+                elif event.has_content:
+                    sent += 1
                 yield event
         except StopAsyncIteration:
             pass
         except UpstreamError as failure:
+            failure.extra["run_id"] = run.id
             error = failure
+            if not usage.total_tokens:
+                # Cut off before the upstream reported usage: count what was sent (one token a
+                # chunk, the usual streaming granularity) so the partial call is not free.
+                usage = Usage(_prompt_estimate(request), sent)
             raise
         finally:
             await events.aclose()  # type: ignore[attr-defined]
@@ -321,6 +331,14 @@ class Gateway:
             {"id": alias, "object": "model", "created": 0, "owned_by": "aifactory"}
             for alias in sorted(self.snapshot.routes)
         ]
+
+
+def _prompt_estimate(request: ChatRequest) -> int:
+    """A rough prompt token count (about four characters a token) when the upstream gave none."""
+    chars = sum(
+        len(m.content) if isinstance(m.content, str) else len(str(m.content or "")) for m in request.messages
+    )
+    return max(1, chars // 4)
 
 
 def _now() -> float:

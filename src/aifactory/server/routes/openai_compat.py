@@ -31,6 +31,7 @@ _CONTEXT_HEADERS = {
     "surface": "x-aifactory-surface",
     "data_subject": "x-aifactory-subject",
 }
+_LIMITS = {"use_case": 200, "jurisdiction": 16, "surface": 32, "data_subject": 1000}
 _METADATA_KEYS = {
     "use_case": "use_case",
     "jurisdiction": "jurisdiction",
@@ -43,8 +44,9 @@ def _context(request: Request, caller: Caller, metadata: dict[str, str] | None) 
     values: dict[str, str | None] = {}
     for field, header in _CONTEXT_HEADERS.items():
         value = request.headers.get(header) or (metadata or {}).get(_METADATA_KEYS[field])
-        if value is not None and (len(value) > 200 or "\x00" in value):
-            raise InvalidInputError(f"{header} must be at most 200 characters")
+        limit = _LIMITS[field]
+        if value is not None and (len(value) > limit or "\x00" in value):
+            raise InvalidInputError(f"{header} must be at most {limit} characters")
         values[field] = value
     return CallContext(
         subject=caller.subject,
