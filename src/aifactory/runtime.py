@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from aifactory.catalog import Catalog
 from aifactory.gateway.service import Gateway
+from aifactory.gateway.spending import Spending
 from aifactory.gateway.telemetry import GatewayTelemetry
 from aifactory.identity import actions
 from aifactory.identity.directory import TOPIC as IDENTITY_TOPIC
@@ -99,10 +100,12 @@ class Runtime:
             self.catalog,
             dict(collect(self.plugins, "aifactory_register_providers")),
             GatewayTelemetry(self.metrics),
+            Spending(settings, db, ledger),
         )
         self.gateway.refresh()
         self.watcher = ChangeWatcher(db, settings.change_poll_interval)
         self.watcher.on("catalog", self.gateway.refresh)
+        self.watcher.on("budgets", self.gateway.spending.budgets.reload)
         self.watcher.on(IDENTITY_TOPIC, self.directory.reload)
         self.watcher.on(IDENTITY_TOPIC, self.authorizer.invalidate)
 

@@ -100,6 +100,18 @@ class Settings(BaseSettings):
         description="A call whose price is unknown: `fail_closed` refuses it before it is sent; `flag` "
         "allows it, records its cost as unknown (never as $0) and counts it in a metric.",
     )
+    gateway_key_rpm: int | None = Field(
+        default=None, ge=1, description="Requests per minute allowed to each API key (unset: no limit)."
+    )
+    gateway_key_tpm: int | None = Field(
+        default=None, ge=1, description="Tokens per minute allowed to each API key (unset: no limit)."
+    )
+    gateway_team_rpm: int | None = Field(
+        default=None, ge=1, description="Requests per minute allowed to each team (unset: no limit)."
+    )
+    gateway_team_tpm: int | None = Field(
+        default=None, ge=1, description="Tokens per minute allowed to each team (unset: no limit)."
+    )
     redis_url: str | None = Field(
         default=None,
         description="Redis for counters shared by several replicas (budgets, rate limits), e.g. "

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
+from aifactory.gateway.provider import Model
 from aifactory.gateway.providers.openai import OpenAIModel
 from aifactory.gateway.specs import DeploymentSpec, RouteSpec
 from aifactory.hookspecs import hookimpl
@@ -24,6 +26,15 @@ def _openai(name: str, spec: DeploymentSpec, context: ProviderContext) -> OpenAI
     return OpenAIModel(name, spec, context.http)
 
 
+def _local(name: str, spec: DeploymentSpec, context: ProviderContext) -> Model:
+    # Imported here: the local runtime is an optional extra (torch, transformers).
+    from aifactory.gateway.providers.local import LocalProvider
+
+    return LocalProvider().model(
+        SimpleNamespace(name=name, upstream_model=spec.upstream_model), context.settings
+    )
+
+
 @hookimpl
 def aifactory_register_asset_kinds(
     register: Callable[[str, Callable[[dict[str, Any]], object]], None],
@@ -35,5 +46,6 @@ def aifactory_register_asset_kinds(
 
 @hookimpl
 def aifactory_register_providers(register: Callable[[str, Any], None]) -> None:
-    """The `openai` provider (any OpenAI-compatible server)."""
+    """The `openai` provider (any OpenAI-compatible server) and `local` (the bundled models)."""
     register("openai", _openai)
+    register("local", _local)

@@ -28,6 +28,7 @@ from aifactory.gateway.routing import Constraints, order_candidates
 from aifactory.gateway.runs import RunRecord, RunWriter, subject_hash
 from aifactory.gateway.snapshot import Snapshot, load_snapshot
 from aifactory.gateway.specs import DeploymentSpec, RouteSpec
+from aifactory.gateway.spending import Admission, Spending
 from aifactory.gateway.telemetry import GatewayTelemetry
 from aifactory.gateway.trace import CallTrace, current_trace
 from aifactory.gateway.types import (
@@ -49,8 +50,6 @@ __all__ = ["CallContext", "Gateway"]
 
 log = logging.getLogger(__name__)
 
-_MILLION = Decimal(1_000_000)
-
 
 @dataclass(frozen=True)
 class CallContext:
@@ -68,6 +67,18 @@ class CallContext:
 Factory = Callable[[str, DeploymentSpec, ProviderContext], Model]
 
 
+@dataclass
+class _Call:
+    """One admitted call in flight."""
+
+    run: RunRecord
+    route: RouteSpec
+    model: Fallback
+    admission: Admission
+    trace: CallTrace
+    span: Span
+
+
 class Gateway:
     """Serves chat and embedding calls over the deployments and routes under the serving label."""
 
@@ -78,9 +89,11 @@ class Gateway:
         catalog: Catalog,
         factories: dict[str, Factory],
         telemetry: GatewayTelemetry,
+        spending: Spending,
     ) -> None:
         self.settings = settings
         self.telemetry = telemetry
+        self.spending = spending
         self.catalog = catalog
         self.factories = factories
         self.latency = LatencyStats()
@@ -156,36 +169,28 @@ class Gateway:
             raise InvalidInputError(f"route {alias!r} serves {route.operation}, not {operation}")
         return route
 
-    def price_per_token(self, name: str, spec: DeploymentSpec) -> tuple[Decimal, Decimal] | None:
-        """USD per input and output token, or None when unknown."""
-        if spec.prices is None:
-            return None
-        return spec.prices.input_per_mtok / _MILLION, spec.prices.output_per_mtok / _MILLION
-
-    def _plan(self, alias: str, operation: str, call: CallContext) -> tuple[RouteSpec, Fallback]:
-        """The route and its ordered candidates; a refusal here is recorded as a refused run."""
-        try:
-            return self._candidates(alias, operation, call)
-        except AifactoryError as error:
-            self.refuse(alias, operation, call, error)
-            raise
-
-    def _candidates(self, alias: str, operation: str, call: CallContext) -> tuple[RouteSpec, Fallback]:
+    def _candidates(self, alias: str, operation: str, call: CallContext) -> tuple[RouteSpec, list[str]]:
+        """The route and the deployments to try, best first (priced ones only when unknown prices
+        fail closed)."""
         route = self.route(alias, operation)
-
-        def blended(name: str, spec: DeploymentSpec) -> Decimal | None:
-            price = self.price_per_token(name, spec)
-            return None if price is None else price[0] + price[1]
-
         names = order_candidates(
-            route, self.snapshot.deployments, call.constraints, latency=self.latency, price_of=blended
+            route,
+            self.snapshot.deployments,
+            call.constraints,
+            latency=self.latency,
+            price_of=self.spending.blended,
         )
         if not names:
             raise InvalidInputError(
                 f"route {alias!r} has no deployment allowed for this request "
                 "(constraints on region, tags or kill switches exclude them all)"
             )
-        return route, Fallback([self._deployment_model(name, route) for name in names])
+        if self.spending.policy.mode == "fail_closed":
+            priced = [n for n in names if self.spending.is_priced(n, self.snapshot.deployments[n])]
+            if not priced:
+                self.spending.policy.admit(names[0], self.snapshot.deployments[names[0]], None)  # raises
+            names = priced
+        return route, names
 
     # --- calls ------------------------------------------------------------------------------------
 
@@ -194,7 +199,7 @@ class Gateway:
             id=new_id("run"),
             principal_id=call.subject.id,
             operation=operation,
-            route=alias,
+            route=alias[:200],
             stream=stream,
             key_id=call.key_id,
             team_id=call.subject.team,
@@ -204,7 +209,38 @@ class Gateway:
             subject_hash=subject_hash(call.data_subject),
         )
 
-    def _settle(self, run: RunRecord, trace: CallTrace, usage: Usage, error: Exception | None) -> None:
+    async def _open(
+        self,
+        alias: str,
+        operation: str,
+        call: CallContext,
+        *,
+        stream: bool,
+        prompt_tokens: int,
+        max_output: int,
+    ) -> _Call:
+        """Plan the call and admit it (prices, budgets, rate limits); a refusal is recorded."""
+        run = self._run(alias, operation, call, stream)
+        try:
+            route, names = self._candidates(alias, operation, call)
+            model = Fallback([self._deployment_model(name, route) for name in names])
+            admission = await self.spending.admit(
+                route,
+                [(n, self.snapshot.deployments[n]) for n in names],
+                prompt_tokens=prompt_tokens,
+                max_output_tokens=max_output,
+                key_id=call.key_id,
+                team_id=call.subject.team,
+                use_case=call.use_case,
+            )
+        except AifactoryError as error:
+            self._refused(run, error)
+            raise
+        return _Call(run, route, model, admission, CallTrace(), self.telemetry.start(operation, alias))
+
+    async def _close(self, c: _Call, usage: Usage, error: Exception | None) -> None:
+        """Record what the call did and cost; settle its reservation."""
+        run, trace = c.run, c.trace
         run.attempts = [a.as_json() for a in trace.attempts]
         run.deployment = trace.deployment or (trace.attempts[-1].deployment if trace.attempts else None)
         run.upstream_model = trace.upstream_model
@@ -212,60 +248,69 @@ class Gateway:
         run.prompt_tokens, run.completion_tokens = usage.prompt_tokens, usage.completion_tokens
         if error is not None:
             run.status, run.error_type = "error", type(error).__name__
+            if isinstance(error, AifactoryError):
+                error.extra["run_id"] = run.id
         spec = self.snapshot.deployments.get(run.deployment or "")
-        price = None if spec is None or run.deployment is None else self.price_per_token(run.deployment, spec)
-        if price is None:
-            run.cost_usd, run.price_known = (Decimal(0), True) if usage.total_tokens == 0 else (None, False)
-        else:
-            run.cost_usd = price[0] * usage.prompt_tokens + price[1] * usage.completion_tokens
-
-    async def _record(self, run: RunRecord, span: Span) -> None:
-        self.telemetry.observe(run, span)
+        spent = usage.total_tokens > 0
+        cost = None
+        if spent and spec is not None and run.deployment is not None:
+            cost = self.spending.cost(usage, run.deployment, spec, c.admission.at)
+        run.cost_usd = cost if spent else Decimal(0)
+        run.price_known = cost is not None or not spent
+        await self.spending.settle(c.admission, cost, usage, spent=spent)
+        self.telemetry.observe(run, c.span)
         await self.runs.record(run, durable=self.settings.gateway_durable_runs)
+
+    def _output_limit(self, request: ChatRequest) -> int:
+        route = self.snapshot.routes.get(request.model)
+        return request.output_limit(route.default_max_tokens if route else 1024)
 
     async def chat(self, request: ChatRequest, call: CallContext) -> tuple[ChatResponse, RunRecord]:
         """A whole completion through the route named by `request.model`."""
-        route, model = self._plan(request.model, "chat", call)
-        run = self._run(request.model, "chat", call, stream=False)
-        span = self.telemetry.start("chat", request.model)
-        trace = CallTrace()
-        token = current_trace.set(trace)
+        c = await self._open(
+            request.model,
+            "chat",
+            call,
+            stream=False,
+            prompt_tokens=_prompt_bound(request),
+            max_output=self._output_limit(request),
+        )
+        token = current_trace.set(c.trace)
         try:
-            response = await _within(model.complete(request), route.timeout_seconds, request.model)
+            response = await _within(c.model.complete(request), c.route.timeout_seconds, request.model)
         except UpstreamError as error:
-            error.extra["run_id"] = run.id
-            self._settle(run, trace, Usage(), error)
-            await self._record(run, span)
+            await self._close(c, Usage(), error)
             raise
         finally:
             current_trace.reset(token)
-        self._settle(run, trace, response.usage, None)
-        await self._record(run, span)
-        return response, run
+        await self._close(c, response.usage, None)
+        return response, c.run
 
-    def chat_stream(
+    async def chat_stream(
         self, request: ChatRequest, call: CallContext
     ) -> tuple[RunRecord, AsyncIterator[StreamEvent]]:
         """A streamed completion: the run (its id is known at once) and the events."""
-        route, model = self._plan(request.model, "chat", call)
-        run = self._run(request.model, "chat", call, stream=True)
-        return run, self._stream(model, route, request, run)
+        c = await self._open(
+            request.model,
+            "chat",
+            call,
+            stream=True,
+            prompt_tokens=_prompt_bound(request),
+            max_output=self._output_limit(request),
+        )
+        return c.run, self._stream(c, request)
 
-    async def _stream(
-        self, model: Model, route: RouteSpec, request: ChatRequest, run: RunRecord
-    ) -> AsyncIterator[StreamEvent]:
-        span = self.telemetry.start("chat", request.model)
-        trace = CallTrace()
+    async def _stream(self, c: _Call, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         # Not reset at the end: the stream's first event is pulled in the request's context and
         # the rest in the response task's copy of it, where a reset token is not valid.
-        current_trace.set(trace)
+        current_trace.set(c.trace)
         usage = Usage()
         sent = 0
         error: Exception | None = None
-        events = model.stream(request)
+        events = c.model.stream(request)
         try:
-            first = await _within(anext(events), route.timeout_seconds, request.model)
-            trace.first_token_at = trace.first_token_at or _now()
+            first = await _within(anext(events), c.route.timeout_seconds, request.model)
+            c.trace.first_token_at = c.trace.first_token_at or _now()
             sent = 1 if isinstance(first, Delta) and first.has_content else 0
             yield first
             async for event in events:
@@ -277,44 +322,42 @@ class Gateway:
         except StopAsyncIteration:
             pass
         except UpstreamError as failure:
-            failure.extra["run_id"] = run.id
             error = failure
-            if not usage.total_tokens:
+            if not usage.total_tokens and sent:
                 # Cut off before the upstream reported usage: count what was sent (one token a
                 # chunk, the usual streaming granularity) so the partial call is not free.
-                usage = Usage(_prompt_estimate(request), sent)
+                usage = Usage(_prompt_bound(request), sent)
             raise
         finally:
             await events.aclose()  # type: ignore[attr-defined]
-            self._settle(run, trace, usage, error)
-            await self._record(run, span)
+            await self._close(c, usage, error)
 
     async def embed(
         self, request: EmbeddingRequest, call: CallContext
     ) -> tuple[EmbeddingResponse, RunRecord]:
         """Embeddings through the route named by `request.model`."""
-        route, model = self._plan(request.model, "embeddings", call)
-        run = self._run(request.model, "embeddings", call, stream=False)
-        span = self.telemetry.start("embeddings", request.model)
-        trace = CallTrace()
-        token = current_trace.set(trace)
+        prompt = sum(len(t) for t in request.texts) // 2 + 1
+        c = await self._open(
+            request.model, "embeddings", call, stream=False, prompt_tokens=prompt, max_output=0
+        )
+        token = current_trace.set(c.trace)
         try:
-            response = await _within(model.embed(request), route.timeout_seconds, request.model)
+            response = await _within(c.model.embed(request), c.route.timeout_seconds, request.model)
         except UpstreamError as error:
-            error.extra["run_id"] = run.id
-            self._settle(run, trace, Usage(), error)
-            await self._record(run, span)
+            await self._close(c, Usage(), error)
             raise
         finally:
             current_trace.reset(token)
-        trace.deployment = trace.deployment or (trace.attempts[-1].deployment if trace.attempts else None)
-        self._settle(run, trace, response.usage, None)
-        await self._record(run, span)
-        return response, run
+        if c.trace.attempts and c.trace.deployment is None:
+            c.trace.deployment = c.trace.attempts[-1].deployment
+        await self._close(c, response.usage, None)
+        return response, c.run
 
     def refuse(self, alias: str, operation: str, call: CallContext, error: Exception) -> None:
         """Record a call refused before it reached any model (the run and its ledger entry)."""
-        run = self._run(alias[:200], operation, call, stream=False)
+        self._refused(self._run(alias, operation, call, stream=False), error)
+
+    def _refused(self, run: RunRecord, error: Exception) -> None:
         run.status, run.error_type, run.latency_ms = "refused", type(error).__name__, 0.0
         run.cost_usd = Decimal(0)
         if isinstance(error, AifactoryError):
@@ -333,12 +376,13 @@ class Gateway:
         ]
 
 
-def _prompt_estimate(request: ChatRequest) -> int:
-    """A rough prompt token count (about four characters a token) when the upstream gave none."""
+def _prompt_bound(request: ChatRequest) -> int:
+    """An upper bound on the prompt's tokens: tokenizers average three to four characters a token,
+    rarely under two; plus a few tokens of chat framing per message."""
     chars = sum(
         len(m.content) if isinstance(m.content, str) else len(str(m.content or "")) for m in request.messages
     )
-    return max(1, chars // 4)
+    return chars // 2 + 8 * len(request.messages) + 1
 
 
 def _now() -> float:

@@ -63,6 +63,8 @@ class DeploymentSpec(InputModel):
     timeout_seconds: float = Field(default=60, gt=0, le=3600, description="Per-attempt deadline.")
     status: Literal["active", "deprecated", "retired"] = "active"
     breaker: BreakerSpec = Field(default_factory=BreakerSpec)
+    rpm_limit: int | None = Field(default=None, ge=1, le=10_000_000, description="Requests per minute.")
+    tpm_limit: int | None = Field(default=None, ge=1, le=10_000_000_000, description="Tokens per minute.")
 
     @model_validator(mode="after")
     def _check(self) -> DeploymentSpec:

@@ -89,7 +89,7 @@ async def chat_completions(
     if not body.stream:
         response, run = await gateway.chat(body, call)
         return JSONResponse(_completion(run.id, body.model, response), headers={RUN_HEADER: run.id})
-    run, events = gateway.chat_stream(body, call)
+    run, events = await gateway.chat_stream(body, call)
     first = await anext(events)  # a failure before any content is an ordinary error response
     include_usage = bool((getattr(body, "stream_options", None) or {}).get("include_usage"))
     chunks = _sse(run.id, body.model, first, events, include_usage)
