@@ -18,13 +18,14 @@ from conftest import free_port
 
 
 @contextmanager
-def replica(settings: Settings) -> Iterator[str]:
+def replica(settings: Settings, **env_extra: str) -> Iterator[str]:
     """`aifactory` served by a separate process (uvicorn factory) on loopback; stopped by PID."""
     port = free_port()
     env = os.environ | {
         "AIFACTORY_DATA_DIR": str(settings.data_dir),
         "AIFACTORY_DATABASE_URL": settings.resolved_database_url,
         "AIFACTORY_CHANGE_POLL_INTERVAL": "0.2",
+        **env_extra,
     }
     proc = subprocess.Popen(
         [

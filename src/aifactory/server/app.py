@@ -13,7 +13,7 @@ from aifactory.runtime import Runtime
 from aifactory.server import problems
 from aifactory.server.metrics import Metrics
 from aifactory.server.middleware import RequestMiddleware
-from aifactory.server.routes import assets, health, identity, ledger, openai_compat, runs
+from aifactory.server.routes import assets, budgets, health, identity, ledger, openai_compat, runs
 from aifactory.settings import Settings
 
 __all__ = ["create_app"]
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         identity.router,
         assets.router,
         openai_compat.router,
+        budgets.router,
         runs.router,
     ):
         app.include_router(router)
