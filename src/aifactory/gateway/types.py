@@ -135,7 +135,7 @@ class EmbeddingRequest(BaseModel):
 
     model: str = Field(min_length=1, max_length=200)
     input: str | list[str] = Field(min_length=1)
-    encoding_format: Literal["float"] | None = None
+    encoding_format: Literal["float", "base64"] | None = None
 
     @property
     def texts(self) -> list[str]:

@@ -7,7 +7,9 @@ names a route alias. Governance context comes from `X-Aifactory-*` headers or th
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -131,9 +133,9 @@ async def embeddings(
     call = _context(request, caller, None)
     gateway = _authorize(request, caller, "gateway.embed", body.model, call)
     response, run = await gateway.embed(body, call)
-    data = [
-        {"object": "embedding", "index": i, "embedding": vector} for i, vector in enumerate(response.vectors)
-    ]
+    encode = _base64_floats if body.encoding_format == "base64" else list
+    vectors = enumerate(response.vectors)
+    data = [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in vectors]
     payload = {
         "object": "list",
         "data": data,
@@ -144,6 +146,11 @@ async def embeddings(
         },
     }
     return JSONResponse(payload, headers={RUN_HEADER: run.id})
+
+
+def _base64_floats(vector: list[float]) -> str:
+    """OpenAI's `encoding_format=base64`: little-endian float32 values, base64 encoded."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
 @router.get("/models", openapi_extra=governed("gateway.models"), summary="Served routes (OpenAI model list)")
