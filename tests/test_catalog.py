@@ -100,7 +100,11 @@ def test_labels_move_remove_and_keep_history(team: dict[str, httpx.Client], live
     assert alice.get("/v1/assets/prompt:lab").json()["labels"] == {}
     history = alice.get("/v1/assets/prompt:lab/history").json()
     assert [(h["from_version"], h["to_version"]) for h in history] == [(None, 1), (1, 2), (2, None)]
-    assert _ledger_types(live_server).count("asset.label_moved") == 3
+    asset_id = alice.get("/v1/assets/prompt:lab").json()["id"]
+    time.sleep(0.3)
+    entries = live_server.client().get("/v1/ledger/entries").json()["entries"]
+    moves = [e for e in entries if e["event"]["type"] == "asset.label_moved"]
+    assert sum(1 for e in moves if e["event"]["subject"] == f"asset:{asset_id}") == 3
 
 
 def test_invalid_label_and_unknown_version_are_refused(team: dict[str, httpx.Client]) -> None:

@@ -155,7 +155,7 @@ def _problem(rt: Runtime) -> tuple[int | None, str]:
 
 
 def test_verify_names_a_modified_entry(filled: Runtime) -> None:
-    leaf = _leaf(filled, 7).replace(b'"n":', b'"n":1')
+    leaf = _leaf(filled, 7).replace(b'"type":"', b'"type":"forged.')
     _sql(filled, "UPDATE ledger_entries SET leaf = :leaf WHERE idx = 7", leaf=leaf)
     index, message = _problem(filled)
     assert index == 7
@@ -190,7 +190,7 @@ def test_verify_names_an_inserted_entry(filled: Runtime) -> None:
 
 def test_verify_catches_a_rewritten_entry_with_rewritten_hashes(filled: Runtime) -> None:
     """An attacker who also rewrites the stored leaf hash is caught by the signed checkpoints."""
-    leaf = _leaf(filled, 12).replace(b'"n":', b'"n":9')
+    leaf = _leaf(filled, 12).replace(b'"type":"', b'"type":"forged.')
     _sql(filled, "UPDATE ledger_entries SET leaf = :leaf WHERE idx = 12", leaf=leaf)
     _sql(filled, "UPDATE ledger_nodes SET hash = :h WHERE level = 0 AND idx = 12", h=leaf_hash(leaf))
     index, message = _problem(filled)

@@ -20,6 +20,7 @@ from schemathesis.config import SchemathesisConfig
 
 from aifactory.bootstrap import initialize
 from aifactory.server import create_app
+from aifactory.server.openai_errors import OPENAI_PATHS
 from aifactory.settings import Settings
 from conftest import run_server
 
@@ -111,6 +112,12 @@ def _check_problem_json(response: Any, case: schemathesis.Case) -> None:
         return
     content_type = response.headers.get("content-type", [""])
     content_type = content_type[0] if isinstance(content_type, list) else content_type
+    if case.path in OPENAI_PATHS:  # OpenAI's error shape, so the openai SDK reads our errors
+        error = response.json()["error"]
+        assert error["message"]
+        assert error["type"]
+        assert error.get("request_id"), f"no request_id in {error}"
+        return
     assert content_type.split(";")[0] == PROBLEM_JSON, (
         f"{case.method} {case.formatted_path} -> {response.status_code} with content type "
         f"{content_type!r}, not {PROBLEM_JSON}: {response.text[:500]}"

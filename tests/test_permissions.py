@@ -25,6 +25,7 @@ RESOURCES = {
     "principal": Resource("Principal", OTHER),
     "team": Resource("Team", "t-new"),
     "route": Resource("Route", "chat-default"),
+    "budget": Resource("Budget", "*"),
     "own-run": Resource("Run", "run_1", {"principal": ME}),
     "other-run": Resource("Run", "run_2", {"principal": OTHER}),
 }
@@ -42,6 +43,10 @@ assets.version     asset      Y     Y        Y      -        -        -       - 
 assets.approve     asset      Y     Y        -      Y        -        -       -   -
 assets.promote     asset      Y     Y        Y      Y        Y        -       -   -
 assets.review      asset      Y     Y        -      -        -        -       -   -
+budgets.create     budget     Y     Y        -      -        -       -       -   -
+budgets.disable    budget     Y     Y        -      -        -       -       -   -
+budgets.list       budget     Y     Y        Y      Y        Y       Y       -   -
+budgets.read       budget     Y     Y        Y      Y        Y       Y       -   -
 gateway.chat       route      Y     Y        Y      -        -        -       Y   -
 gateway.embed      route      Y     Y        Y      -        -        -       Y   -
 gateway.models     route      Y     Y        Y      Y        Y        Y       Y   -

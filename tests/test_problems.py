@@ -231,7 +231,7 @@ def test_refused_duplicate_leaves_no_ledger_entry(admin: httpx.Client) -> None:
     body = assert_problem(admin.post("/v1/assets", json={"kind": "prompt", "name": "greet"}), 409)
     assert "greet" in body["detail"]
     assert ledger_size(admin) == before
-    assert len(admin.get("/v1/assets").json()) == 1
+    assert len(admin.get("/v1/assets", params={"kind": "prompt"}).json()) == 1
 
 
 def test_refused_promotion_moves_nothing_and_records_only_the_refusal(admin: httpx.Client) -> None:

@@ -1,9 +1,10 @@
 """Where a command runs: the server at `AIFACTORY_URL`, or the local data dir, in process.
 
 Local mode takes the very same path as remote mode: the SDK's `AsyncClient` talks to
-`create_app(settings, runtime=rt)` through `httpx.ASGITransport`, so authentication, Cedar and the
-catalog's gates decide exactly as they do on a server. Only the ledger reads skip HTTP locally:
-whoever holds the files may audit them without an account.
+`create_app(settings, runtime=rt)` in process (through `AppTransport`, which streams as a socket
+would), so authentication, Cedar, the catalog's gates and the gateway decide exactly as they do on a
+server. Only the ledger reads skip HTTP locally: whoever holds the files may audit them without an
+account.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
-import httpx
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from aifactory.client import AsyncClient, LedgerEntry
+from aifactory.client._asgi import AppTransport
 from aifactory.client.ledger import PAGE_SIZE
 from aifactory.errors import AuthenticationError, ConfigurationError
 from aifactory.ledger import Ledger
@@ -140,10 +141,8 @@ class Session:
         self.check_initialised()
         key = self._api_key()
         with self.runtime() as rt:
-            transport = httpx.ASGITransport(
-                app=create_app(self.settings, runtime=rt), raise_app_exceptions=False
-            )
-            return asyncio.run(_with_client(action, AsyncClient(LOCAL_URL, key, transport=transport)))
+            transport = AppTransport(create_app(self.settings, runtime=rt))
+            return asyncio.run(_in_process(action, AsyncClient(LOCAL_URL, key, transport=transport), rt))
 
     def read_ledger(self, action: Callable[[LedgerReader], Coroutine[Any, Any, T]]) -> T:
         """Run `action` on the server's ledger (with a key), or on the local files (without one)."""
@@ -188,6 +187,17 @@ class Session:
 async def _with_client(action: Callable[[AsyncClient], Coroutine[Any, Any, T]], client: AsyncClient) -> T:
     async with client:
         return await action(client)
+
+
+async def _in_process(
+    action: Callable[[AsyncClient], Coroutine[Any, Any, T]], client: AsyncClient, rt: Runtime
+) -> T:
+    try:
+        return await _with_client(action, client)
+    finally:
+        # The app's lifespan does not run in process: close the gateway's upstream connections in
+        # the event loop that opened them.
+        await rt.gateway.aclose()
 
 
 def current() -> Session:

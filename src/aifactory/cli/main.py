@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from aifactory.cli import assets, instance, keys, ledger, principals, teams
+from aifactory.cli import assets, chat, deployments, instance, keys, ledger, principals, routes, runs, teams
 from aifactory.cli._output import JSON_META, print_error
 from aifactory.errors import AifactoryError
 
@@ -41,6 +41,10 @@ app.add_typer(principals.app, name="principals")
 app.add_typer(teams.app, name="teams")
 app.add_typer(assets.app, name="assets")
 app.add_typer(ledger.app, name="ledger")
+app.add_typer(deployments.app, name="deployments")
+app.add_typer(routes.app, name="routes")
+app.add_typer(runs.app, name="runs")
+app.command("chat")(chat.chat)
 
 
 def main() -> None:

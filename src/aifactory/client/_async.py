@@ -9,8 +9,10 @@ from pydantic import ValidationError
 
 from aifactory.client._http import Channel
 from aifactory.client.assets import AssetsApi
+from aifactory.client.gateway import GatewayApi
 from aifactory.client.identity import KeysApi, PrincipalsApi, TeamsApi
 from aifactory.client.ledger import LedgerApi
+from aifactory.client.specs import SpecsApi
 from aifactory.errors import ConfigurationError
 from aifactory.settings import Settings
 
@@ -53,6 +55,9 @@ class AsyncClient:
         self.principals = PrincipalsApi(self._channel)
         self.teams = TeamsApi(self._channel)
         self.assets = AssetsApi(self._channel)
+        self.deployments = SpecsApi(self.assets, "deployment")
+        self.routes = SpecsApi(self.assets, "route")
+        self.gateway = GatewayApi(self._channel)
 
     @property
     def base_url(self) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -13,10 +14,13 @@ from aifactory import __version__
 from aifactory.client._problems import error_from_response, error_from_transport
 from aifactory.errors import AifactoryError, ConfigurationError
 
-__all__ = ["Channel", "present", "segment"]
+__all__ = ["Channel", "Timeout", "present", "segment"]
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
+
+Timeout = httpx.Timeout | None
+"""A per-request timeout; None means the client's own."""
 
 
 def segment(value: str | int) -> str:
@@ -51,6 +55,11 @@ class Channel:
         except httpx.InvalidURL as exc:
             raise ConfigurationError(f"invalid server URL {base_url!r}: {exc}", url=base_url) from exc
 
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """The timeouts every request gets unless it says otherwise."""
+        return self._http.timeout
+
     async def request(
         self,
         method: str,
@@ -58,16 +67,42 @@ class Channel:
         *,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: Timeout = None,
     ) -> httpx.Response:
         """The response to a request; problem responses and transport failures raise."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
-            response = await self._http.request(method, path, json=json, params=query)
+            response = await self._http.request(
+                method, path, json=json, params=query, headers=headers, timeout=timeout or self.timeout
+            )
         except httpx.TransportError as exc:
             raise error_from_transport(self.base_url, exc) from exc
         if response.is_error:
             raise error_from_response(response)
         return response
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: Timeout = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """A response whose body is read as it arrives; failures (also while reading) raise."""
+        try:
+            async with self._http.stream(
+                method, path, json=json, headers=headers, timeout=timeout or self.timeout
+            ) as response:
+                if response.is_error:
+                    await response.aread()
+                    raise error_from_response(response)
+                yield response
+        except httpx.TransportError as exc:
+            raise error_from_transport(self.base_url, exc) from exc
 
     async def parse(self, read: Callable[[Any], T], method: str, path: str, **kwargs: Any) -> T:
         """`read` applied to the JSON body; a body of the wrong shape is an `AifactoryError`."""

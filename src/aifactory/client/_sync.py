@@ -7,7 +7,7 @@ import asyncio
 import functools
 import inspect
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -15,10 +15,12 @@ import httpx
 
 from aifactory.client._async import AsyncClient
 from aifactory.client.assets import AssetsApi
+from aifactory.client.gateway import GatewayApi
 from aifactory.client.identity import KeysApi, PrincipalsApi, TeamsApi
 from aifactory.client.ledger import LedgerApi
+from aifactory.client.specs import SpecsApi
 
-__all__ = ["Blocking", "Client"]
+__all__ = ["Blocking", "BlockingIterator", "Client"]
 
 T = TypeVar("T")
 N = TypeVar("N")
@@ -49,23 +51,85 @@ class _LoopThread:
         self._loop.close()
 
 
+async def _next(iterator: AsyncIterator[T]) -> tuple[bool, T | None]:
+    # (False, None) at the end: StopAsyncIteration must not cross the thread as an exception.
+    try:
+        return True, await anext(iterator)
+    except StopAsyncIteration:
+        return False, None
+
+
+class BlockingIterator(Generic[T]):
+    """An async iterator of `AsyncClient` (such as a chat stream) read from blocking code.
+
+    Other attributes (a stream's `run_id`) are the async iterator's. `close()` (or `with`) stops early.
+    """
+
+    def __init__(self, loop: _LoopThread, iterator: AsyncIterator[T]) -> None:
+        self._loop = loop
+        self._iterator = iterator
+
+    def __iter__(self) -> Iterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        more, item = self._loop.run(_next(self._iterator))
+        if not more:
+            raise StopIteration
+        return item  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Stop reading (closing the response) when the iterator has an `aclose`."""
+        aclose = getattr(self._iterator, "aclose", None)
+        if aclose is not None:
+            self._loop.run(aclose())
+
+    def __enter__(self) -> BlockingIterator[T]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # never private state (nor `_iterator` itself, before __init__)
+            raise AttributeError(name)
+        return getattr(self._iterator, name)
+
+
 class Blocking(Generic[N]):
-    """A namespace of `AsyncClient` (such as `assets`) whose methods block and return the result."""
+    """A namespace of `AsyncClient` (such as `assets`) whose methods block and return the result.
+
+    A method that returns an async iterator (such as `gateway.chat_stream`) returns a
+    `BlockingIterator` over it instead.
+    """
 
     def __init__(self, loop: _LoopThread, namespace: N) -> None:
         self._loop = loop
         self._namespace = namespace
 
-    def __getattr__(self, name: str) -> Callable[..., Any]:
+    def __getattr__(self, name: str) -> Any:
         method = getattr(self._namespace, name)
-        if not inspect.iscoroutinefunction(method):
-            return method  # type: ignore[no-any-return]
+        if not callable(method):
+            return method
+        if inspect.iscoroutinefunction(method):
+
+            @functools.wraps(method)
+            def call(*args: Any, **kwargs: Any) -> Any:
+                return self._loop.run(method(*args, **kwargs))
+
+            return call
 
         @functools.wraps(method)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return self._loop.run(method(*args, **kwargs))
+        def iterate(*args: Any, **kwargs: Any) -> Any:
+            result = method(*args, **kwargs)
+            return BlockingIterator(self._loop, result) if isinstance(result, AsyncIterator) else result
 
-        return call
+        return iterate
 
     def __dir__(self) -> list[str]:
         return [name for name in dir(self._namespace) if not name.startswith("_")]
@@ -93,6 +157,9 @@ class Client:
         self.principals: Blocking[PrincipalsApi] = Blocking(self._loop, self._async.principals)
         self.teams: Blocking[TeamsApi] = Blocking(self._loop, self._async.teams)
         self.assets: Blocking[AssetsApi] = Blocking(self._loop, self._async.assets)
+        self.deployments: Blocking[SpecsApi] = Blocking(self._loop, self._async.deployments)
+        self.routes: Blocking[SpecsApi] = Blocking(self._loop, self._async.routes)
+        self.gateway: Blocking[GatewayApi] = Blocking(self._loop, self._async.gateway)
 
     @property
     def base_url(self) -> str:

@@ -330,7 +330,9 @@ class Gateway:
             raise
         finally:
             await events.aclose()  # type: ignore[attr-defined]
-            await self._close(c, usage, error)
+            # Shielded: when the client goes away mid-stream this task is cancelled, and the run
+            # must still be recorded and its reservation settled.
+            await asyncio.shield(self._close(c, usage, error))
 
     async def embed(
         self, request: EmbeddingRequest, call: CallContext

@@ -113,8 +113,10 @@ class GroupCommitWriter(Generic[T]):
         except Exception as exc:
             log.exception("%s: group commit of %d items failed", self.name, len(batch))
             for _, future in batch:
-                future.set_exception(exc)
+                if not future.done():  # a waiter that gave up (cancelled) needs no answer
+                    future.set_exception(exc)
             return
         for _, future in batch:
-            future.set_result(None)
+            if not future.done():
+                future.set_result(None)
         self.on_commit()
