@@ -138,7 +138,7 @@ def test_every_noun_speaks_json(local: str, tmp_path: Path) -> None:
     assert {t["name"] for t in ok_json("teams", "list", key=admin)} == {"ml", "platform"}
     ok_json("principals", "create", "bot", "--kind", "app", "--role", "app", "--team", "ml", key=admin)
     assert ok_json("principals", "show", "me", key=admin)["name"] == "admin"
-    assert {p["name"] for p in ok_json("principals", "list", key=admin)} == {"admin", "bot"}
+    assert {p["name"] for p in ok_json("principals", "list", key=admin)} == {"admin", "aifactory", "bot"}
     key = ok_json(
         "keys", "create", "--name", "ci", "--principal", "bot", "--expires-in-days", "30", key=admin
     )
@@ -222,7 +222,7 @@ def test_an_uninitialised_data_dir_says_to_run_init(monkeypatch: pytest.MonkeyPa
 def test_remote_mode_talks_to_the_server(remote: LiveServer) -> None:
     assert ok_json("teams", "create", "remote-team")["name"] == "remote-team"
     assert ok_json("assets", "create", "prompt", "hello")["kind"] == "prompt"
-    assert [a["name"] for a in ok_json("assets", "list")] == ["hello"]
+    assert [a["name"] for a in ok_json("assets", "list", "--kind", "prompt")] == ["hello"]
     missing = cli("assets", "show", "prompt:missing")
     assert missing.exit_code == 1
     assert "error: no asset 'prompt:missing'" in missing.stderr

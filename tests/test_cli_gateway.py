@@ -56,8 +56,8 @@ def publish(fake: FakeProvider) -> None:
             "deployments", "create", "fake-a", *chat, *prices, "--tag", "eu-resident", "--timeout", "5"
         ),
         "deployment:fake-embed": ok_json("deployments", "create", "fake-embed", *embed, *prices),
-        "route:chat-default": ok_json(
-            "routes", "create", "chat-default", "--candidate", "fake-a:3", "--strategy", "weighted"
+        "route:chat-fake": ok_json(
+            "routes", "create", "chat-fake", "--candidate", "fake-a:3", "--strategy", "weighted"
         ),
         "route:embed-default": ok_json(
             "routes", "create", "embed-default", "--candidate", "fake-embed", "--operation", "embeddings"
@@ -77,11 +77,11 @@ def fake() -> Iterator[FakeProvider]:
 
 @pytest.fixture
 def remote(monkeypatch: pytest.MonkeyPatch, live_server: LiveServer, fake: FakeProvider) -> LiveServer:
-    """Remote mode on a live server whose gateway serves `chat-default` and `embed-default`."""
+    """Remote mode on a live server whose gateway serves `chat-fake` and `embed-default`."""
     monkeypatch.setenv("AIFACTORY_URL", live_server.url)
     monkeypatch.setenv("AIFACTORY_API_KEY", live_server.admin_key)
     publish(fake)
-    for alias in ("chat-default", "embed-default"):
+    for alias in ("chat-fake", "embed-default"):
         wait_for_route(live_server, live_server.admin_key, alias)
     return live_server
 
@@ -98,17 +98,38 @@ def local(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) ->
 
 def check_chat() -> str:
     """Chat streamed, whole and as JSON; the run id of the JSON call."""
-    streamed = cli("chat", "hello there", "--route", "chat-default")
+    streamed = cli("chat", "hello there", "--route", "chat-fake")
     assert streamed.exit_code == 0, streamed.output
     assert streamed.stdout == "echo: hello there\n"
     assert "run run_" in streamed.stderr
     assert "fake-a" in streamed.stderr
     assert "2 in / 3 out tokens" in streamed.stderr
     assert "$0.000008" in streamed.stderr  # 2 x $1 + 3 x $2 per million tokens, exactly
-    whole = cli("chat", "hello there", "--no-stream", "--system", "be brief", "--max-tokens", "20")
+    whole = cli(
+        "chat",
+        "--route",
+        "chat-fake",
+        "hello there",
+        "--no-stream",
+        "--system",
+        "be brief",
+        "--max-tokens",
+        "20",
+    )
     assert whole.exit_code == 0, whole.output
     assert whole.stdout == "echo: hello there\n"
-    answer = ok_json("chat", "hi", "--use-case", "support", "--jurisdiction", "EU", "--subject", "u-1")
+    answer = ok_json(
+        "chat",
+        "--route",
+        "chat-fake",
+        "hi",
+        "--use-case",
+        "support",
+        "--jurisdiction",
+        "EU",
+        "--subject",
+        "u-1",
+    )
     assert answer["completion"]["choices"][0]["message"]["content"] == "echo: hi"
     assert answer["run"]["deployment"] == "fake-a"
     assert (answer["run"]["use_case"], answer["run"]["jurisdiction"]) == ("support", "EU")
@@ -117,7 +138,7 @@ def check_chat() -> str:
 
 def check_runs(run_id: str) -> None:
     record = ok_json("runs", "show", run_id)
-    assert (record["id"], record["route"], record["status"]) == (run_id, "chat-default", "ok")
+    assert (record["id"], record["route"], record["status"]) == (run_id, "chat-fake", "ok")
     assert [a["outcome"] for a in record["attempts"]] == ["ok"]
     human = cli("runs", "show", run_id)
     assert human.exit_code == 0, human.output
@@ -130,17 +151,17 @@ def check_round_trip(tmp_path: Path) -> None:
     """Export everything, import it back: every entry unchanged."""
     exported = tmp_path / "gateway.yaml"
     written = ok_json("deployments", "export", "--all", str(exported))
-    assert {"chat-default", "embed-default"} <= set(written["routes"])
+    assert {"chat-fake", "embed-default"} <= set(written["routes"])
     document = yaml.safe_load(exported.read_text())
     assert sorted(document) == ["deployments", "routes"]
-    assert document["routes"]["chat-default"] == {
+    assert document["routes"]["chat-fake"] == {
         "candidates": [{"deployment": "fake-a", "weight": 3}],
         "strategy": "weighted",
     }
     imported = ok_json("routes", "import", str(exported))
     assert [e["created"] for e in imported] == [False] * len(imported)
     names = [(e["kind"], e["name"]) for e in imported]
-    assert names.index(("deployment", "fake-a")) < names.index(("route", "chat-default"))  # deployments first
+    assert names.index(("deployment", "fake-a")) < names.index(("route", "chat-fake"))  # deployments first
     assert {("deployment", "fake-embed"), ("route", "embed-default")} <= set(names)
 
 
@@ -158,7 +179,7 @@ def test_publish_chat_and_inspect_remotely(remote: LiveServer, fake: FakeProvide
         "prices": {"input_per_mtok": "1", "output_per_mtok": "2"},
         "timeout_seconds": 5.0,
     }
-    human = cli("routes", "show", "chat-default")
+    human = cli("routes", "show", "chat-fake")
     assert "production: version 1" in human.stdout
     assert "strategy: weighted" in human.stdout
     assert "serves embeddings, not chat" in refused("chat", "x", "--route", "embed-default")
@@ -168,16 +189,16 @@ def test_publish_chat_and_inspect_remotely(remote: LiveServer, fake: FakeProvide
 def test_import_pushes_versions_and_never_moves_labels(remote: LiveServer, tmp_path: Path) -> None:
     document = yaml.safe_load(cli("routes", "export", "--all").stdout)
     document["deployments"]["fake-c"] = {**document["deployments"]["fake-a"], "region": "eu-west-1"}
-    document["routes"]["chat-default"]["candidates"].append({"deployment": "fake-c"})
+    document["routes"]["chat-fake"]["candidates"].append({"deployment": "fake-c"})
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(document))
     imported = ok_json("deployments", "import", str(changed))
-    assert {e["name"] for e in imported if e["created"]} == {"fake-c", "chat-default"}
+    assert {e["name"] for e in imported if e["created"]} == {"fake-c", "chat-fake"}
     human = cli("deployments", "import", str(changed))
     assert f"0 created, {len(imported)} unchanged" in human.stdout
     assert ok_json("deployments", "show", "fake-c")["labels"] == {}
-    assert ok_json("routes", "show", "chat-default")["asset"]["labels"] == {"production": 1}
-    assert ok_json("routes", "export")["routes"]["chat-default"]["candidates"] == [
+    assert ok_json("routes", "show", "chat-fake")["asset"]["labels"] == {"production": 1}
+    assert ok_json("routes", "export")["routes"]["chat-fake"]["candidates"] == [
         {"deployment": "fake-a", "weight": 3}
     ]
     only_deployments = yaml.safe_load(cli("deployments", "export", "--label", "production").stdout)
@@ -188,16 +209,14 @@ def test_bad_specs_exit_1_naming_the_field(remote: LiveServer, fake: FakeProvide
     assert "strategy" in refused(
         "routes", "create", "new-route", "--candidate", "fake-a", "--strategy", "nope"
     )
-    assert "strategy" in refused(
-        "routes", "create", "chat-default", "--candidate", "fake-a", "--strategy", "x"
-    )
+    assert "strategy" in refused("routes", "create", "chat-fake", "--candidate", "fake-a", "--strategy", "x")
     assert "base_url" in refused(
         "deployments", "create", "no-url", "--provider", "openai", "--upstream-model", "m"
     )
     assert "no-url" in refused("deployments", "show", "no-url")  # refused before it was registered
     bad_url = ["--provider", "openai", "--upstream-model", "m", "--base-url", "not a url"]
     assert "base_url" in refused("deployments", "create", "fake-a", *bad_url)
-    assert "candidates.0.weight" in refused("routes", "create", "chat-default", "--candidate", "fake-a:0")
+    assert "candidates.0.weight" in refused("routes", "create", "chat-fake", "--candidate", "fake-a:0")
     assert cli("routes", "create", "r", "--candidate", "fake-a:heavy").exit_code == 2
 
     bad_file = tmp_path / "bad.yaml"
@@ -219,7 +238,7 @@ def test_bad_specs_exit_1_naming_the_field(remote: LiveServer, fake: FakeProvide
 
 def test_a_stream_that_fails_after_content_exits_1(remote: LiveServer, fake: FakeProvider) -> None:
     fake.plan("fake-chat", faults=["error_event_after_first_chunk"])
-    result = cli("chat", "a b c d")
+    result = cli("chat", "--route", "chat-fake", "a b c d")
     assert result.exit_code == 1, result.output
     assert result.stdout.startswith("echo:")
     assert result.stdout.endswith("\n")
@@ -231,4 +250,4 @@ def test_everything_works_on_the_local_data_dir(local: None, fake: FakeProvider,
     check_runs(check_chat())
     check_round_trip(tmp_path)
     fake.plan("fake-chat", faults=["error_event_after_first_chunk"])
-    assert "error while streaming" in refused("chat", "a b c d")
+    assert "error while streaming" in refused("chat", "--route", "chat-fake", "a b c d")

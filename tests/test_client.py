@@ -83,7 +83,7 @@ def test_identity_namespaces(live_server: LiveServer) -> None:
         paul = await admin.principals.create("paul", kind="app", roles=["app"], team="ops")
         assert (await admin.principals.get("paul")).id == paul.id
         assert (await admin.principals.get("me")).name == "admin"
-        assert {p.name for p in await admin.principals.list()} == {"admin", "paul"}
+        assert {p.name for p in await admin.principals.list()} == {"admin", "aifactory", "paul"}
         assert {t.name for t in await admin.teams.list()} == {"ops", "platform"}
         key = await admin.keys.create("paul's key", principal="paul", expires_in_days=7)
         assert key.key.startswith("aif_")
@@ -145,7 +145,7 @@ def test_the_sync_client_runs_the_same_calls(live_server: LiveServer) -> None:
         version = client.assets.push("dataset:faq", {"rows": 3})
         assert version.created
         assert version.number == 1
-        assert [a.name for a in client.assets.list()] == ["faq"]
+        assert [a.name for a in client.assets.list(kind="prompt")] == ["faq"]
         with pytest.raises(GateRefusedError) as refused:
             client.assets.move_label("dataset:faq", "production", 1)
         assert refused.value.extra["unmet"]

@@ -77,24 +77,22 @@ def caller(live_server: LiveServer, fake: FakeProvider) -> str:
             await release(admin, reviewer, "deployment", "fake-a", deployment(fake.url))
             embedder = deployment(fake.url, model="fake-embedding", operation="embeddings")
             await release(admin, reviewer, "deployment", "fake-embed", embedder)
-            await release(
-                admin, reviewer, "route", "chat-default", {"candidates": [{"deployment": "fake-a"}]}
-            )
+            await release(admin, reviewer, "route", "chat-fake", {"candidates": [{"deployment": "fake-a"}]})
             embed_route = {"operation": "embeddings", "candidates": [{"deployment": "fake-embed"}]}
             await release(admin, reviewer, "route", "embed-default", embed_route)
 
     run(live_server, publish)
     key = app_key(live_server)
-    run(live_server, lambda c: wait_for_models(c, "chat-default", "embed-default"), key)
+    run(live_server, lambda c: wait_for_models(c, "chat-fake", "embed-default"), key)
     return key
 
 
 def test_chat_streamed_chat_embeddings_and_runs(live_server: LiveServer, caller: str) -> None:
     async def flow(client: AsyncClient) -> None:
-        assert {"chat-default", "embed-default"} <= set(await client.gateway.models())
+        assert {"chat-fake", "embed-default"} <= set(await client.gateway.models())
 
         result = await client.gateway.chat(
-            "chat-default",
+            "chat-fake",
             "hello there",
             use_case="support",
             jurisdiction="EU",
@@ -112,7 +110,7 @@ def test_chat_streamed_chat_embeddings_and_runs(live_server: LiveServer, caller:
         assert (record["prompt_tokens"], record["completion_tokens"]) == (2, 3)
 
         system = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "one two three"}]
-        async with client.gateway.chat_stream("chat-default", system, surface="cli") as stream:
+        async with client.gateway.chat_stream("chat-fake", system, surface="cli") as stream:
             chunks = [chunk async for chunk in stream]
         assert "".join(delta_text(chunk) for chunk in chunks) == "echo: one two three"
         assert {chunk["object"] for chunk in chunks} == {"chat.completion.chunk"}
@@ -141,7 +139,7 @@ def test_a_streamed_error_event_raises_the_classified_error(
 
     async def flow(client: AsyncClient) -> tuple[str, str | None]:
         received: list[str] = []
-        stream = client.gateway.chat_stream("chat-default", "a b c d")
+        stream = client.gateway.chat_stream("chat-fake", "a b c d")
         with pytest.raises(UpstreamUnavailableError) as failed:
             await read_text(stream, received)
         assert failed.value.extra["code"] == "upstream_unavailable"
@@ -169,10 +167,10 @@ def test_openai_shaped_errors_map_to_the_error_tree(
         with pytest.raises(InvalidInputError, match="serves embeddings, not chat"):
             await client.gateway.chat("embed-default", "x")
         with pytest.raises(InvalidInputError, match="serves chat, not embeddings"):
-            await client.gateway.embeddings("chat-default", "x")
+            await client.gateway.embeddings("chat-fake", "x")
         fake.plan("fake-chat", faults=["503", "503"])
         with pytest.raises(UpstreamUnavailableError) as unavailable:
-            await client.gateway.chat("chat-default", "x")
+            await client.gateway.chat("chat-fake", "x")
         assert unavailable.value.extra["deployment"] == "fake-a"
 
     run(live_server, flow, caller)
@@ -215,7 +213,7 @@ def test_bad_specs_are_refused_naming_the_field(
             await admin.assets.get("deployment:no-url")  # refused before anything was registered
         with pytest.raises(InvalidInputError, match="strategy"):  # the server's own refusal
             await admin.routes.create(
-                "chat-default", {"strategy": "cheapest", "candidates": [{"deployment": "x"}]}
+                "chat-fake", {"strategy": "cheapest", "candidates": [{"deployment": "x"}]}
             )
         unchanged = await admin.deployments.create("fake-a", deployment(fake.url))
         assert (unchanged.number, unchanged.created) == (1, False)
@@ -232,7 +230,7 @@ def test_show_and_labelled_specs(live_server: LiveServer, caller: str, fake: Fak
         assert (draft.number, draft.created) == (2, True)
         assert (await admin.deployments.show("fake-a")).labelled["production"].number == 1
         assert {"fake-a", "fake-embed"} <= {a.name for a in await admin.deployments.list()}
-        assert {"chat-default", "embed-default"} <= set(await admin.routes.labelled("production"))
+        assert {"chat-fake", "embed-default"} <= set(await admin.routes.labelled("production"))
         assert await admin.routes.labelled("staging") == {}
 
     run(live_server, flow)
@@ -240,16 +238,16 @@ def test_show_and_labelled_specs(live_server: LiveServer, caller: str, fake: Fak
 
 def test_the_blocking_client_streams_too(live_server: LiveServer, caller: str) -> None:
     with Client(live_server.url, caller) as client:
-        assert client.gateway.chat("chat-default", "hi").text == "echo: hi"
-        stream = client.gateway.chat_stream("chat-default", "one two")
+        assert client.gateway.chat("chat-fake", "hi").text == "echo: hi"
+        stream = client.gateway.chat_stream("chat-fake", "one two")
         assert "".join(delta_text(chunk) for chunk in stream) == "echo: one two"
         assert client.gateway.run(stream.run_id)["stream"] is True
-        assert {"chat-default", "embed-default"} <= set(client.gateway.models())
+        assert {"chat-fake", "embed-default"} <= set(client.gateway.models())
 
 
 def test_closing_a_stream_early_keeps_the_gateway_recording(live_server: LiveServer, caller: str) -> None:
     with Client(live_server.url, caller) as client:
-        with client.gateway.chat_stream("chat-default", "stop early please") as early:
+        with client.gateway.chat_stream("chat-fake", "stop early please") as early:
             assert next(iter(early))["object"] == "chat.completion.chunk"
         # the server notices the client left and records the run a moment later
         deadline = time.monotonic() + 5
@@ -260,4 +258,4 @@ def test_closing_a_stream_early_keeps_the_gateway_recording(live_server: LiveSer
             except NotFoundError:
                 assert time.monotonic() < deadline, "the abandoned stream's run was never recorded"
                 time.sleep(0.05)
-        assert client.gateway.chat("chat-default", "still there?").text == "echo: still there?"
+        assert client.gateway.chat("chat-fake", "still there?").text == "echo: still there?"

@@ -30,18 +30,18 @@ def sdk(live_server: LiveServer, fake: FakeProvider) -> Iterator[openai.OpenAI]:
     publish(
         live_server,
         "route",
-        "chat-default",
+        "chat-fake",
         {"candidates": [{"deployment": "fake-a"}, {"deployment": "fake-b"}]},
     )
     key = app_key(live_server)
-    wait_for_route(live_server, key, "chat-default")
+    wait_for_route(live_server, key, "chat-fake")
     with openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=key, max_retries=0) as client:
         yield client
 
 
 def test_completion_through_the_openai_sdk(sdk: openai.OpenAI, live_server: LiveServer) -> None:
     raw = sdk.chat.completions.with_raw_response.create(
-        model="chat-default", messages=[{"role": "user", "content": "hello there"}]
+        model="chat-fake", messages=[{"role": "user", "content": "hello there"}]
     )
     completion = raw.parse()
     assert completion.choices[0].message.content == "echo: hello there"
@@ -57,7 +57,7 @@ def test_completion_through_the_openai_sdk(sdk: openai.OpenAI, live_server: Live
 
 def test_streaming_through_the_openai_sdk(sdk: openai.OpenAI) -> None:
     stream = sdk.chat.completions.create(
-        model="chat-default",
+        model="chat-fake",
         stream=True,
         stream_options={"include_usage": True},
         messages=[{"role": "user", "content": "one two three"}],
@@ -78,7 +78,7 @@ def test_falls_over_to_the_next_deployment(
 ) -> None:
     fake.plan("fake-chat", faults=["503", "503", "503"])
     raw = sdk.chat.completions.with_raw_response.create(
-        model="chat-default", messages=[{"role": "user", "content": "hi"}]
+        model="chat-fake", messages=[{"role": "user", "content": "hi"}]
     )
     assert raw.parse().choices[0].message.content == "echo: hi"
     run = live_server.client().get(f"/v1/runs/{raw.headers['x-aifactory-run-id']}").json()
@@ -99,7 +99,7 @@ def test_unknown_route_is_an_openai_404(sdk: openai.OpenAI) -> None:
 def test_stream_cut_after_content_ends_with_an_error_event(sdk: openai.OpenAI, fake: FakeProvider) -> None:
     fake.plan("fake-chat", faults=["cut_after:3"])
     stream = sdk.chat.completions.create(
-        model="chat-default", stream=True, messages=[{"role": "user", "content": "a b c d e f"}]
+        model="chat-fake", stream=True, messages=[{"role": "user", "content": "a b c d e f"}]
     )
     received: list[str] = []
 
@@ -116,7 +116,7 @@ def test_stream_cut_after_content_ends_with_an_error_event(sdk: openai.OpenAI, f
 def test_stream_failure_before_content_falls_over_invisibly(sdk: openai.OpenAI, fake: FakeProvider) -> None:
     fake.plan("fake-chat", faults=["cut_after:1", "cut_after:1", "cut_after:1"])
     stream = sdk.chat.completions.create(
-        model="chat-default", stream=True, messages=[{"role": "user", "content": "x y"}]
+        model="chat-fake", stream=True, messages=[{"role": "user", "content": "x y"}]
     )
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert text == "echo: x y"
@@ -146,16 +146,16 @@ def test_calls_are_measured_and_traced(
 ) -> None:
     spans.clear()
     raw = sdk.chat.completions.with_raw_response.create(
-        model="chat-default", messages=[{"role": "user", "content": "count me"}]
+        model="chat-fake", messages=[{"role": "user", "content": "count me"}]
     )
     run_id = raw.headers["x-aifactory-run-id"]
     metrics = live_server.client().get("/metrics").text
-    assert 'aifactory_gateway_calls_total{deployment="fake-a",route="chat-default",status="ok"}' in metrics
+    assert 'aifactory_gateway_calls_total{deployment="fake-a",route="chat-fake",status="ok"}' in metrics
     assert "aifactory_gateway_cost_usd_total" in metrics
     finished = [s for s in spans.get_finished_spans() if s.attributes.get("aifactory.run_id") == run_id]
     assert len(finished) == 1
     attributes = finished[0].attributes
-    assert finished[0].name == "chat chat-default"
+    assert finished[0].name == "chat chat-fake"
     assert attributes["gen_ai.operation.name"] == "chat"
     assert attributes["gen_ai.usage.input_tokens"] == 2
     assert attributes["aifactory.deployment"] == "fake-a"
