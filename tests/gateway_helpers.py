@@ -56,6 +56,12 @@ def wait_for_route(live: LiveServer, key: str, alias: str, deadline: float = 5) 
     """Wait until the gateway serves `alias` (the catalog change reaches it through the change feed)."""
     client = live.client(key)
     end = time.monotonic() + deadline
-    while alias not in [m["id"] for m in client.get("/v1/models").json()["data"]]:
-        assert time.monotonic() < end, f"route {alias} never served"
+    while True:
+        # another replica may not know the key yet (it polls the change feed): 401 until it does
+        response = client.get("/v1/models")
+        if response.status_code == 200 and alias in [m["id"] for m in response.json()["data"]]:
+            return
+        assert time.monotonic() < end, (
+            f"route {alias} never served: {response.status_code} {response.text[:200]}"
+        )
         time.sleep(0.05)

@@ -47,8 +47,10 @@ def test_four_replicas_never_overspend_one_budget(settings: Settings, admin_key:
             assert created.status_code == 201, created.text
             for url in urls:
                 other = LiveServer(url, admin_key, settings)
-                wait_for_route(other, key, "budgeted")
-                other.close()
+                try:
+                    wait_for_route(other, key, "budgeted")
+                finally:
+                    other.close()
             results = _fire(urls, key, 200)
         finally:
             live.close()

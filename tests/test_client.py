@@ -145,7 +145,7 @@ def test_the_sync_client_runs_the_same_calls(live_server: LiveServer) -> None:
         version = client.assets.push("dataset:faq", {"rows": 3})
         assert version.created
         assert version.number == 1
-        assert [a.name for a in client.assets.list(kind="prompt")] == ["faq"]
+        assert [a.name for a in client.assets.list(kind="dataset")] == ["faq"]
         with pytest.raises(GateRefusedError) as refused:
             client.assets.move_label("dataset:faq", "production", 1)
         assert refused.value.extra["unmet"]
