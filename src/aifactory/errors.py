@@ -56,6 +56,7 @@ __all__ = [
     "UpstreamError",
     "UpstreamTimeoutError",
     "UpstreamUnavailableError",
+    "error_code",
     "status_for",
 ]
 
@@ -222,6 +223,13 @@ STATUS_BY_ERROR: dict[type[AifactoryError], int] = {
     LedgerIntegrityError: 500,
     ConfigurationError: 500,
 }
+
+
+def error_code(cls: type[AifactoryError]) -> str:
+    """The snake_case code of an error class (`BudgetExceededError` -> `budget_exceeded`), as sent in
+    OpenAI-shaped errors and read back by the SDK."""
+    name = cls.__name__.removesuffix("Error")
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
 def status_for(error: AifactoryError) -> int:

@@ -59,18 +59,12 @@ _STATUS_BY_OPENAI_TYPE = {
 """OpenAI's error `type`s and the status they stand for (what an error event in a stream lacks)."""
 
 
-def _code(cls: type[AifactoryError]) -> str:
-    # The server derives OpenAI `code`s the same way (aifactory.server.openai_errors).
-    name = cls.__name__.removesuffix("Error")
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
-
-
 def _error_classes() -> list[type[AifactoryError]]:
     found = [getattr(errors, name) for name in errors.__all__]
     return [cls for cls in found if isinstance(cls, type) and issubclass(cls, AifactoryError)]
 
 
-_ERROR_BY_CODE = {_code(cls): cls for cls in _error_classes()}
+_ERROR_BY_CODE = {errors.error_code(cls): cls for cls in _error_classes()}
 _ERROR_BY_TITLE = {cls.title: cls for cls in _error_classes()}
 
 _UNREACHABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol)

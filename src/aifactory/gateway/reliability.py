@@ -282,27 +282,23 @@ class Breaking:
         # Only failures that say something about the upstream's health count.
         self.breaker.record(error is None or not error.retryable)
 
-    async def complete(self, request: ChatRequest) -> ChatResponse:
-        """A completion, unless the circuit is open."""
+    async def _guarded(self, call: Callable[[], Awaitable[T]]) -> T:
         self._check()
         try:
-            response = await self.inner.complete(request)
+            result = await call()
         except UpstreamError as error:
             self._outcome(error)
             raise
         self._outcome(None)
-        return response
+        return result
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """A completion, unless the circuit is open."""
+        return await self._guarded(lambda: self.inner.complete(request))
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """Embeddings, unless the circuit is open."""
-        self._check()
-        try:
-            response = await self.inner.embed(request)
-        except UpstreamError as error:
-            self._outcome(error)
-            raise
-        self._outcome(None)
-        return response
+        return await self._guarded(lambda: self.inner.embed(request))
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """The stream, unless the circuit is open."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -93,13 +94,17 @@ class RunWriter:
         """Drain and stop."""
         self.writer.stop()
 
-    async def record(self, run: RunRecord, *, durable: bool) -> None:
-        """Write a run; with `durable`, return only once it is committed."""
+    def submit(self, run: RunRecord) -> Future[None] | None:
+        """Queue a run for the next group commit (written at once when the writer is not running)."""
         if not self.writer.is_running:
             self.write_now(run)
-            return
-        future = self.writer.submit(run)
-        if durable:
+            return None
+        return self.writer.submit(run)
+
+    async def record(self, run: RunRecord, *, durable: bool) -> None:
+        """Write a run; with `durable`, return only once it is committed."""
+        future = self.submit(run)
+        if durable and future is not None:
             await asyncio.wrap_future(future)
 
     def write_now(self, run: RunRecord) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -310,7 +311,7 @@ class Gateway:
         events = c.model.stream(request)
         try:
             first = await _within(anext(events), c.route.timeout_seconds, request.model)
-            c.trace.first_token_at = c.trace.first_token_at or _now()
+            c.trace.first_token_at = c.trace.first_token_at or time.perf_counter()
             sent = 1 if isinstance(first, Delta) and first.has_content else 0
             yield first
             async for event in events:
@@ -365,10 +366,7 @@ class Gateway:
         if isinstance(error, AifactoryError):
             error.extra["run_id"] = run.id
         self.telemetry.observe(run)
-        if self.runs.writer.is_running:
-            self.runs.writer.submit(run)
-        else:
-            self.runs.write_now(run)
+        self.runs.submit(run)
 
     def models(self) -> list[dict[str, Any]]:
         """The served routes, as OpenAI's model list."""
@@ -385,12 +383,6 @@ def _prompt_bound(request: ChatRequest) -> int:
         len(m.content) if isinstance(m.content, str) else len(str(m.content or "")) for m in request.messages
     )
     return chars // 2 + 8 * len(request.messages) + 1
-
-
-def _now() -> float:
-    import time
-
-    return time.perf_counter()
 
 
 async def _within(call: Any, seconds: float, alias: str) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aifactory.errors import AifactoryError, status_for
+from aifactory.errors import AifactoryError, error_code, status_for
 
 __all__ = ["OPENAI_PATHS", "openai_error_body"]
 
@@ -36,15 +36,9 @@ def openai_error_body(
         "message": message or (error.detail if error is not None else "error"),
         "type": _TYPES.get(status, "api_error"),
         "param": None,
-        "code": None if error is None else _code(error),
+        "code": None if error is None else error_code(type(error)),
     }
     if run_id is not None:
         body["run_id"] = run_id
     body.update(extra)
     return {"error": body}
-
-
-def _code(error: AifactoryError) -> str:
-    """A snake_case code from the error class (`BudgetExceededError` -> `budget_exceeded`)."""
-    name = type(error).__name__.removesuffix("Error")
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
