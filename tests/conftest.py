@@ -3,6 +3,7 @@ real server on loopback."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -141,9 +142,9 @@ def run_server(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, st
     return server, thread, f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture
-def live_server(settings: Settings, admin_key: str) -> Iterator[LiveServer]:
-    """A running server on an initialised data dir."""
+@contextlib.contextmanager
+def serving(settings: Settings, admin_key: str) -> Iterator[LiveServer]:
+    """A running server on an initialised data dir, stopped (its clients closed) on exit."""
     server, thread, url = run_server(settings)
     live = LiveServer(url, admin_key, settings)
     try:
@@ -152,3 +153,10 @@ def live_server(settings: Settings, admin_key: str) -> Iterator[LiveServer]:
         live.close()
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@pytest.fixture
+def live_server(settings: Settings, admin_key: str) -> Iterator[LiveServer]:
+    """A running server on an initialised data dir."""
+    with serving(settings, admin_key) as live:
+        yield live

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 
-from conftest import LiveServer
+from aifactory.bootstrap import initialize
+from aifactory.settings import Settings
+from conftest import LiveServer, serving
 
 
 def reviewer(live: LiveServer) -> httpx.Client:
@@ -65,3 +70,24 @@ def wait_for_route(live: LiveServer, key: str, alias: str, deadline: float = 5) 
             f"route {alias} never served: {response.status_code} {response.text[:200]}"
         )
         time.sleep(0.05)
+
+
+def wait_for_run(live: LiveServer, run_id: str) -> dict[str, Any]:
+    """The run record of a call (written in the background: it may take a moment to appear)."""
+    for _ in range(200):
+        found = live.client().get(f"/v1/runs/{run_id}")
+        if found.status_code == 200:
+            return dict(found.json())
+        time.sleep(0.02)
+    raise AssertionError(f"run {run_id} never recorded")
+
+
+@contextlib.contextmanager
+def module_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[LiveServer]:
+    """A server on a new data dir (SQLite) that notices catalog changes quickly, for a module's tests."""
+    data = tmp_path_factory.mktemp(name)
+    settings = Settings(data_dir=data, change_poll_interval=0.05, ledger_checkpoint_interval=0.2)
+    admin = initialize(settings).admin_key
+    assert admin is not None
+    with serving(settings, admin) as live:
+        yield live

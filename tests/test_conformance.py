@@ -11,17 +11,14 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from aifactory.bootstrap import initialize
-from aifactory.settings import Settings
 from aifactory.testing import FakeProvider
-from conftest import LiveServer, run_server
-from gateway_helpers import app_key, deployment, publish, wait_for_route
+from conftest import LiveServer
+from gateway_helpers import app_key, deployment, module_server, publish, wait_for_route, wait_for_run
 
 UNAVAILABLE = "UpstreamUnavailableError"
 TIMEOUT = "UpstreamTimeoutError"
@@ -34,24 +31,12 @@ class World:
     client: httpx.Client
 
     def run(self, response: httpx.Response) -> dict[str, Any]:
-        run_id = response.headers["x-aifactory-run-id"]
-        for _ in range(100):
-            found = self.live.client().get(f"/v1/runs/{run_id}")
-            if found.status_code == 200:
-                return dict(found.json())
-            time.sleep(0.02)
-        raise AssertionError(f"run {run_id} never recorded")
+        return wait_for_run(self.live, response.headers["x-aifactory-run-id"])
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    data = Path(tmp_path_factory.mktemp("conformance"))
-    settings = Settings(data_dir=data, change_poll_interval=0.05, ledger_checkpoint_interval=0.2)
-    admin = initialize(settings).admin_key
-    assert admin is not None
-    server, thread, url = run_server(settings)
-    live = LiveServer(url, admin, settings)
-    with FakeProvider() as fake:
+    with module_server(tmp_path_factory, "conformance") as live, FakeProvider() as fake:
         # a and b must not trip their breakers across scenarios; brk keeps the default breaker
         fast = {"timeout_seconds": 0.5, "breaker": {"min_calls": 100_000}}
         publish(live, "deployment", "a", deployment(fake.url, model="m-a", **fast))
@@ -96,12 +81,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for alias in ("r", "solo", "brk", "deadline", "emb"):
             wait_for_route(live, key, alias)
         with httpx.Client(
-            base_url=f"{url}/v1", headers={"Authorization": f"Bearer {key}"}, timeout=30
+            base_url=f"{live.url}/v1", headers={"Authorization": f"Bearer {key}"}, timeout=30
         ) as client:
             yield World(live, fake, client)
-        live.close()
-    server.should_exit = True
-    thread.join(timeout=30)
 
 
 @pytest.fixture(autouse=True)

@@ -648,3 +648,182 @@ def test_command_line() -> None:
         process.wait(5)
         if process.stdout is not None:
             process.stdout.close()
+
+
+# --- Anthropic's Messages API -----------------------------------------------------------------------
+
+ANTHROPIC_HEADERS = {"anthropic-version": "2023-06-01"}
+MESSAGE = {
+    "model": "claude-fake",
+    "max_tokens": 100,
+    "messages": [{"role": "user", "content": "hello there world"}],
+}
+WEATHER_TOOL = {"name": "get_weather", "input_schema": WEATHER["function"]["parameters"]}
+
+
+def messages(http: httpx.Client, spec: str = "", **extra: Any) -> httpx.Response:
+    headers = ANTHROPIC_HEADERS | (fault(spec) if spec else {})
+    return http.post("/messages", json=MESSAGE | extra, headers=headers)
+
+
+def anthropic_events(
+    http: httpx.Client, spec: str = "", **extra: Any
+) -> tuple[list[tuple[str, Any]], Exception | None]:
+    """The (event name, data) pairs of a streamed message, and the error that ended it early, if any."""
+    headers = ANTHROPIC_HEADERS | (fault(spec) if spec else {})
+    events: list[tuple[str, Any]] = []
+    with http.stream("POST", "/messages", json=MESSAGE | {"stream": True} | extra, headers=headers) as r:
+        assert r.status_code == 200
+        name = ""
+        try:
+            for line in r.iter_lines():
+                if line.startswith("event: "):
+                    name = line.removeprefix("event: ")
+                elif line.startswith("data: "):
+                    events.append((name, line.removeprefix("data: ")))
+        except httpx.HTTPError as exc:
+            return events, exc
+    return events, None
+
+
+def test_a_message_is_answered_in_anthropic_shape(http: httpx.Client) -> None:
+    response = messages(http, system="Be brief.")
+    assert response.status_code == 200
+    assert response.headers["request-id"].startswith("req_")
+    assert response.json() == {
+        "id": response.json()["id"],
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-fake",
+        "content": [{"type": "text", "text": "echo: hello there world"}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": 5,  # the system prompt's words count too
+            "output_tokens": 4,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        },
+    }
+    cut = messages(http, max_tokens=2).json()
+    assert (cut["content"][0]["text"], cut["stop_reason"]) == ("echo: hello", "max_tokens")
+
+
+def test_a_message_calls_the_tool_the_user_names(http: httpx.Client) -> None:
+    asked = [{"role": "user", "content": "get_weather please"}]
+    answer = messages(http, tools=[WEATHER_TOOL], messages=asked).json()
+    assert answer["stop_reason"] == "tool_use"
+    (block,) = answer["content"]
+    assert block["type"] == "tool_use"
+    assert block["id"].startswith("toolu_fake")
+    assert (block["name"], block["input"]) == ("get_weather", {"city": "fake", "unit": "c"})
+    forced = messages(http, tools=[WEATHER_TOOL], tool_choice={"type": "any"}).json()
+    assert forced["content"][0]["name"] == "get_weather"
+    declined = messages(http, tools=[WEATHER_TOOL], tool_choice={"type": "none"}, messages=asked).json()
+    assert declined["content"][0]["type"] == "text"
+    answered = [
+        *asked,
+        {"role": "assistant", "content": [block]},
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": block["id"], "content": "sunny"}],
+        },
+    ]
+    assert messages(http, tools=[WEATHER_TOOL], messages=answered).json()["content"][0]["type"] == "text"
+
+
+def test_a_message_stream_is_anthropic_events(http: httpx.Client) -> None:
+    events, error = anthropic_events(http)
+    assert error is None
+    assert [name for name, _ in events] == [
+        "message_start",
+        "content_block_start",
+        "ping",
+        *["content_block_delta"] * 4,
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
+    assert all(json.loads(data)["type"] == name for name, data in events)
+    data = [json.loads(d) for _, d in events]
+    assert (
+        "".join(d["delta"]["text"] for d in data if d["type"] == "content_block_delta")
+        == "echo: hello there world"
+    )
+    assert data[0]["message"]["usage"]["input_tokens"] == 3
+    assert data[-2]["delta"]["stop_reason"] == "end_turn"
+    assert data[-2]["usage"] == {"output_tokens": 4}
+
+
+def test_a_message_stream_of_tool_calls(http: httpx.Client) -> None:
+    tools = [WEATHER_TOOL, {"name": "get_time", "input_schema": {"type": "object"}}]
+    events, _ = anthropic_events(http, tools=tools, tool_choice={"type": "tool", "name": "get_time"})
+    data = [json.loads(d) for _, d in events]
+    starts = [d["content_block"] for d in data if d["type"] == "content_block_start"]
+    assert [(s["type"], s["name"], s["input"]) for s in starts] == [("tool_use", "get_time", {})]
+    pieces = [d["delta"]["partial_json"] for d in data if d["type"] == "content_block_delta"]
+    assert pieces[0] == ""
+    assert json.loads("".join(pieces)) == {}
+    assert data[-2]["delta"]["stop_reason"] == "tool_use"
+
+
+@pytest.mark.parametrize(
+    ("spec", "status", "error_type"),
+    [
+        ("429:7", 429, "rate_limit_error"),
+        ("529", 529, "overloaded_error"),
+        ("503", 503, "overloaded_error"),
+        ("500", 500, "api_error"),
+        ("auth", 401, "authentication_error"),
+        ("bad_request", 400, "invalid_request_error"),
+        ("context_window", 400, "invalid_request_error"),
+    ],
+)
+def test_message_status_faults_have_anthropic_bodies(
+    http: httpx.Client, spec: str, status: int, error_type: str
+) -> None:
+    for stream in (False, True):
+        response = messages(http, spec, stream=stream)
+        assert response.status_code == status
+        assert response.json()["type"] == "error"
+        assert response.json()["error"]["type"] == error_type
+    assert messages(http, "429:7").headers["retry-after"] == "7"
+    if spec == "context_window":
+        assert messages(http, spec).json()["error"]["message"].startswith("prompt is too long")
+
+
+def test_message_stream_faults(http: httpx.Client) -> None:
+    events, error = anthropic_events(http, "cut_after:1")
+    assert [name for name, _ in events] == ["message_start"]
+    assert isinstance(error, httpx.RemoteProtocolError)
+    events, error = anthropic_events(http, "cut_after:99")
+    assert events[-1][0] == "message_delta"  # everything but message_stop
+    assert isinstance(error, httpx.RemoteProtocolError)
+    events, error = anthropic_events(http, "error_event_after_first_chunk")
+    assert error is None
+    assert [name for name, _ in events[-2:]] == ["content_block_delta", "error"]
+    assert json.loads(events[-1][1])["error"]["type"] == "overloaded_error"
+    events, _ = anthropic_events(http, "malformed_sse:2")
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(events[2][1])
+
+
+def test_plans_apply_to_messages(fake: FakeProvider, http: httpx.Client) -> None:
+    fake.plan("claude-fake", ["529"], reply="planned")
+    assert messages(http).status_code == 529
+    assert messages(http).json()["content"][0]["text"] == "planned"
+    assert [(c.path, c.fault) for c in fake.calls] == [("/v1/messages", "529"), ("/v1/messages", "")]
+
+
+def test_messages_need_the_version_header_and_the_key() -> None:
+    with FakeProvider(FakeSettings(api_key="k")) as fake, httpx.Client(base_url=fake.url, timeout=5) as http:
+        assert http.post("/messages", json=MESSAGE, headers={"x-api-key": "k"}).status_code == 400
+        ok = http.post("/messages", json=MESSAGE, headers=ANTHROPIC_HEADERS | {"x-api-key": "k"})
+        assert ok.status_code == 200
+        bearer = http.post(
+            "/messages", json=MESSAGE, headers=ANTHROPIC_HEADERS | {"authorization": "Bearer k"}
+        )
+        assert bearer.status_code == 200
+        refused = http.post("/messages", json=MESSAGE, headers=ANTHROPIC_HEADERS | {"x-api-key": "no"})
+        assert refused.status_code == 401
+        assert refused.json()["error"]["type"] == "authentication_error"

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from aifactory.gateway.provider import Model
+from aifactory.gateway.providers.anthropic import AnthropicModel
 from aifactory.gateway.providers.openai import OpenAIModel
 from aifactory.gateway.specs import DeploymentSpec, RouteSpec
 from aifactory.hookspecs import hookimpl
@@ -24,6 +25,10 @@ class ProviderContext:
 
 def _openai(name: str, spec: DeploymentSpec, context: ProviderContext) -> OpenAIModel:
     return OpenAIModel(name, spec, context.http)
+
+
+def _anthropic(name: str, spec: DeploymentSpec, context: ProviderContext) -> AnthropicModel:
+    return AnthropicModel(name, spec, context.http)
 
 
 def _local(name: str, spec: DeploymentSpec, context: ProviderContext) -> Model:
@@ -46,6 +51,8 @@ def aifactory_register_asset_kinds(
 
 @hookimpl
 def aifactory_register_providers(register: Callable[[str, Any], None]) -> None:
-    """The `openai` provider (any OpenAI-compatible server) and `local` (the bundled models)."""
+    """The `openai` provider (any OpenAI-compatible server), `anthropic` (the Messages API) and
+    `local` (the bundled models)."""
     register("openai", _openai)
+    register("anthropic", _anthropic)
     register("local", _local)

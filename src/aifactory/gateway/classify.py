@@ -1,4 +1,9 @@
-"""Upstream errors, classified once into the `UpstreamError` tree (HTTP status, error code, body)."""
+"""Upstream errors, classified once into the `UpstreamError` tree (HTTP status, error code, body).
+
+Both error bodies in use are read here: OpenAI's `{"error": {"message", "type", "code"}}` and
+Anthropic's `{"type": "error", "error": {"type", "message"}}` (its 529 `overloaded_error` is a 5xx
+like any other; a `prompt is too long` refusal is a context window error).
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,25 @@ from aifactory.errors import (
 
 __all__ = ["classify_response", "classify_stream_error", "retry_after_seconds"]
 
-_CONTEXT_HINTS = ("context_length_exceeded", "context length", "maximum context", "too many tokens")
+_CONTEXT_HINTS = (
+    "context_length_exceeded",
+    "context length",
+    "maximum context",
+    "too many tokens",
+    "prompt is too long",
+)
+_FILTER_HINTS = ("content_filter", "content_policy", "content filtering")
+_STREAM_KINDS: tuple[tuple[str, type[UpstreamError]], ...] = (
+    ("rate", RateLimitedError),
+    ("timeout", UpstreamTimeoutError),
+    ("authentication", UpstreamAuthError),
+    ("permission", UpstreamAuthError),
+    ("server", UpstreamUnavailableError),
+    ("overloaded", UpstreamUnavailableError),
+    ("unavailable", UpstreamUnavailableError),
+    ("api_error", UpstreamUnavailableError),
+)
+"""Error kinds (OpenAI's `type` or `code`, Anthropic's `type`) sent inside a stream, by substring."""
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -70,11 +93,12 @@ def classify_stream_error(name: str, error: Any) -> UpstreamError:
     """The typed error for an error payload sent inside a stream."""
     body = error if isinstance(error, dict) else {"message": str(error)}
     message = f"{name}: upstream error in stream: {str(body.get('message') or '')[:300]}"
-    kind = str(body.get("type") or body.get("code") or "")
-    if "rate" in kind:
-        return RateLimitedError(message, deployment=name)
-    if "server" in kind or "overloaded" in kind or "unavailable" in kind or not kind:
+    kind = str(body.get("type") or body.get("code") or "").lower()
+    if not kind:
         return UpstreamUnavailableError(message, deployment=name)
+    for hint, error_class in _STREAM_KINDS:
+        if hint in kind:
+            return error_class(message, deployment=name)
     return _classify_client_error(name, message, body)
 
 
@@ -83,6 +107,6 @@ def _classify_client_error(name: str, message: str, error: Mapping[str, Any]) ->
     text = f"{code} {str(error.get('message') or '').lower()}"
     if any(hint in text for hint in _CONTEXT_HINTS):
         return ContextWindowExceededError(message, deployment=name)
-    if "content_filter" in text or "content_policy" in text:
+    if any(hint in text for hint in _FILTER_HINTS):
         return ContentFilteredError(message, deployment=name)
     return UpstreamBadRequestError(message, deployment=name)

@@ -1,4 +1,5 @@
-"""Testing aids shipped with aifactory: a fault-injecting fake of an OpenAI-compatible model server.
+"""Testing aids shipped with aifactory: a fault-injecting fake of an OpenAI-compatible model server,
+which speaks Anthropic's Messages API too (`POST /v1/messages`).
 
 `FakeProvider` runs it in a background thread (`with FakeProvider() as fake: fake.url`);
 `FakeServer` runs it on your own event loop; `python -m aifactory.testing.fake_provider` runs it alone.

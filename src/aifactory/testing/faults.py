@@ -25,6 +25,9 @@ and the steps of a server-side plan.
 
 Stream events are counted from the first `data:` event; in a text answer it carries only the assistant's
 role (no content yet), in a tool-call answer the first call's id and name.
+
+On Anthropic's route (`POST /v1/messages`) the same faults come in its wire format: errors in its
+body, typed by status, and stream events counted from `message_start` (see `aifactory.testing.anthropic`).
 """
 
 from __future__ import annotations
@@ -94,7 +97,11 @@ def error_shape(kind: str) -> ErrorShape:
         return ERRORS[kind]
     status = int(kind)
     kind_of = "server_error" if status >= 500 else "invalid_request_error"
-    return ErrorShape(status, f"{HTTPStatus(status).phrase} (injected fault).", kind_of)
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:  # not in the standard (Anthropic's 529, Cloudflare's 52x...)
+        phrase = "Overloaded" if status == 529 else f"Error {status}"
+    return ErrorShape(status, f"{phrase} (injected fault).", kind_of)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,10 @@
-"""The fake provider's server: OpenAI's wire format on loopback, with faults chosen per request.
+"""The fake provider's server: OpenAI's and Anthropic's wire formats on loopback, with faults chosen
+per request.
 
-Routes (OpenAI's): `POST /v1/chat/completions`, `POST /v1/embeddings`, `GET /v1/models`,
-`GET /v1/models/{id}`. Control routes for tests: `POST /_fake/plan`, `POST /_fake/reset`,
-`GET /_fake/calls` (see `FakeServer`). Any model name is accepted; `/v1/models` lists the configured ones.
+Routes: OpenAI's `POST /v1/chat/completions`, `POST /v1/embeddings`, `GET /v1/models`,
+`GET /v1/models/{id}`; Anthropic's `POST /v1/messages`. Control routes for tests: `POST /_fake/plan`,
+`POST /_fake/reset`, `GET /_fake/calls` (see `FakeServer`). Any model name is accepted; `/v1/models`
+lists the configured ones.
 """
 
 from __future__ import annotations
@@ -17,60 +19,23 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from aifactory.errors import ConfigurationError, InvalidInputError
+from aifactory.errors import InvalidInputError
 from aifactory.testing import _http
+from aifactory.testing.anthropic import ANTHROPIC
 from aifactory.testing.calls import Call, CallLog
 from aifactory.testing.control import CONTROL_ROUTES, control
-from aifactory.testing.embeddings import MAX_DIMENSIONS, embeddings
+from aifactory.testing.embeddings import embeddings
 from aifactory.testing.faults import ErrorShape, Faults, error_shape, parse_faults
 from aifactory.testing.plan import Plan
-from aifactory.testing.replies import answer, completion, stream_events, validate_chat
+from aifactory.testing.replies import answer
+from aifactory.testing.settings import FakeSettings
 from aifactory.testing.streaming import write_stream
+from aifactory.testing.wire import OPENAI, Wire
 
 __all__ = ["HOST", "FakeServer", "FakeSettings"]
 
 HOST = "127.0.0.1"
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class FakeSettings:
-    """How a fake provider behaves when no fault says otherwise."""
-
-    port: int = 0
-    """The port on 127.0.0.1; 0 picks a free one."""
-    reply: str | None = None
-    """The text of every answer; `None` echoes: `echo: <last user message>`."""
-    models: tuple[str, ...] = ("fake-chat", "fake-embedding")
-    """The ids `GET /v1/models` lists (every model name is served regardless)."""
-    dimensions: int = 16
-    """Embedding size when the request gives no `dimensions`."""
-    token_delay: float = 0.0
-    """Seconds between stream chunks (the `token_delay` fault overrides it per request)."""
-    context_window: int = 100_000
-    """Prompt tokens (words) beyond which a chat fails with `context_length_exceeded`."""
-    api_key: str | None = None
-    """When set, `/v1` requests must carry `Authorization: Bearer <api_key>` or get 401."""
-    max_calls: int = 1000
-    """How many recent calls the log keeps."""
-    max_delay: float = 60.0
-    """Upper bound, in seconds, of any stall, slow answer or token delay."""
-
-    def __post_init__(self) -> None:
-        problems = [
-            f"{name} is {value!r}"
-            for name, value, ok in (
-                ("port", self.port, 0 <= self.port <= 65535),
-                ("dimensions", self.dimensions, 1 <= self.dimensions <= MAX_DIMENSIONS),
-                ("token_delay", self.token_delay, self.token_delay >= 0),
-                ("context_window", self.context_window, self.context_window >= 0),
-                ("max_calls", self.max_calls, self.max_calls >= 0),
-                ("max_delay", self.max_delay, self.max_delay >= 0),
-            )
-            if not ok
-        ]
-        if problems:
-            raise ConfigurationError(f"bad fake provider settings: {', '.join(problems)}")
 
 
 @dataclass(slots=True)
@@ -82,6 +47,7 @@ class _Exchange:
     faults: Faults
     reply: str | None
     writer: asyncio.StreamWriter
+    wire: Wire
 
     @property
     def keep(self) -> bool:
@@ -93,12 +59,14 @@ class _Exchange:
         return self.keep
 
     def fail(self, shape: ErrorShape, extra: dict[str, str] | None = None) -> bool:
-        """Answer with an OpenAI error."""
-        self.writer.write(_error(shape, self.keep, extra))
+        """Answer with an error in the route's wire format."""
+        body = self.wire.error(shape)
+        self.writer.write(_http.json_response(shape.status, body, keep_alive=self.keep, extra=extra))
         return self.keep
 
 
 Route = Callable[[_Exchange], Awaitable[bool]]
+_Target = tuple[Route, bool, Wire]  # the route, whether plans apply to it, its wire format
 
 
 class FakeServer:
@@ -112,10 +80,11 @@ class FakeServer:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._port = 0
-        self._v1: dict[tuple[str, str], tuple[Route, bool]] = {
-            ("POST", "/v1/chat/completions"): (self._chat, True),
-            ("POST", "/v1/embeddings"): (self._embeddings, True),
-            ("GET", "/v1/models"): (self._models, False),
+        self._v1: dict[tuple[str, str], _Target] = {
+            ("POST", "/v1/chat/completions"): (self._chat, True, OPENAI),
+            ("POST", "/v1/messages"): (self._chat, True, ANTHROPIC),
+            ("POST", "/v1/embeddings"): (self._embeddings, True, OPENAI),
+            ("GET", "/v1/models"): (self._models, False, OPENAI),
         }
 
     @property
@@ -214,7 +183,7 @@ class FakeServer:
                 return keep
             route = self._v1.get((request.method, request.path))
             if route is None and request.method == "GET" and request.path.startswith("/v1/models/"):
-                route = (self._model, False)
+                route = (self._model, False, OPENAI)
             if route is None:
                 shape = ErrorShape(
                     404, f"Invalid URL ({request.method} {request.path})", "invalid_request_error"
@@ -241,6 +210,7 @@ class FakeServer:
         writer: asyncio.StreamWriter,
         route: Route,
         is_planned: bool,
+        wire: Wire,
     ) -> bool:
         keep = request.is_keep_alive
         body = _decode(request.body)
@@ -253,11 +223,12 @@ class FakeServer:
                 faults, reply = self._plan.next(model) if is_planned else (parse_faults(None), None)
         except InvalidInputError as exc:
             self._record(request, body, model, "")
-            writer.write(_error(ErrorShape(400, exc.detail, "invalid_request_error", "X-Fake-Fault"), keep))
+            shape = ErrorShape(400, exc.detail, "invalid_request_error", "X-Fake-Fault")
+            writer.write(_http.json_response(400, wire.error(shape), keep_alive=keep))
             return keep
         self._record(request, body, model, faults.spec)
-        exchange = _Exchange(request, body, faults, reply, writer)
-        if not self._is_authorized(request):
+        exchange = _Exchange(request, body, faults, reply, writer, wire)
+        if not self._is_authorized(request, wire):
             return exchange.fail(error_shape("auth"))
         replaced = await self._misbehave(exchange, reader)
         return await route(exchange) if replaced is None else replaced
@@ -267,9 +238,9 @@ class FakeServer:
             Call(request.method, request.path, request.headers, body, model, spec, time.time())
         )
 
-    def _is_authorized(self, request: _http.Request) -> bool:
+    def _is_authorized(self, request: _http.Request, wire: Wire) -> bool:
         key = self.settings.api_key
-        return key is None or request.headers.get("authorization") == f"Bearer {key}"
+        return key is None or wire.key(request.headers) == key
 
     def _bounded(self, seconds: float) -> float:
         return min(seconds, self.settings.max_delay)
@@ -303,34 +274,28 @@ class FakeServer:
     # --- routes ---------------------------------------------------------------------------------------
 
     async def _chat(self, exchange: _Exchange) -> bool:
-        body, faults = validate_chat(exchange.body), exchange.faults
+        wire, faults = exchange.wire, exchange.faults
+        try:
+            body = wire.read(exchange.request, exchange.body)
+        except InvalidInputError as exc:
+            return exchange.fail(_invalid(exc))
         number = next(self._numbers)
         reply = self.settings.reply if exchange.reply is None else exchange.reply
         result = answer(body, reply=reply, tool_call=faults.tool_call, number=number)
         if result.prompt_tokens > self.settings.context_window:
-            return exchange.fail(self._too_long(result.prompt_tokens))
-        ident, created = f"chatcmpl-fake{number}", int(time.time())
-        if body.get("stream") is not True:
-            payload = completion(body, result, ident=ident, created=created)
-            return exchange.send(payload, {"x-request-id": f"req_{number}"})
-        events, first_content = stream_events(body, result, ident=ident, created=created)
+            return exchange.fail(wire.too_long(result.prompt_tokens, self.settings.context_window))
+        if exchange.body.get("stream") is not True:
+            payload = wire.whole(body, result, number)
+            return exchange.send(payload, {wire.request_id_header: f"req_{number}"})
         delay = self.settings.token_delay if faults.token_delay is None else faults.token_delay
         return await write_stream(
-            events,
-            first_content,
+            wire.stream(body, result, number),
             faults,
             delay=self._bounded(delay),
             bounded=self._bounded,
             writer=exchange.writer,
             keep=exchange.keep,
         )
-
-    def _too_long(self, tokens: int) -> ErrorShape:
-        message = (
-            f"This model's maximum context length is {self.settings.context_window} tokens. However, "
-            f"your messages resulted in {tokens} tokens. Please reduce the length of the messages."
-        )
-        return ErrorShape(400, message, "invalid_request_error", "messages", "context_length_exceeded")
 
     async def _embeddings(self, exchange: _Exchange) -> bool:
         return exchange.send(embeddings(exchange.body, default_dimensions=self.settings.dimensions))

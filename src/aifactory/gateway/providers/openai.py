@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
-from aifactory.errors import UpstreamAuthError, UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError
-from aifactory.gateway.classify import classify_response, classify_stream_error
+from aifactory.errors import UpstreamUnavailableError
+from aifactory.gateway.classify import classify_stream_error
+from aifactory.gateway.providers._upstream import Upstream, api_key, json_object
 from aifactory.gateway.specs import DeploymentSpec
 from aifactory.gateway.types import (
     ChatRequest,
@@ -35,43 +34,19 @@ class OpenAIModel:
         self.spec = spec
         self.client = client
         self.base_url = str(spec.base_url).rstrip("/")
+        self.upstream = Upstream(client, name, spec.timeout_seconds)
 
     def _headers(self) -> dict[str, str]:
-        env = self.spec.credentials_env
-        if env is None:
-            return {}
-        key = os.environ.get(env)
-        if not key:
-            raise UpstreamAuthError(
-                f"deployment {self.name}: the environment variable {env} that holds its API key is not set",
-                deployment=self.name,
-            )
-        return {"Authorization": f"Bearer {key}"}
+        key = api_key(self.name, self.spec.credentials_env)
+        return {} if key is None else {"Authorization": f"Bearer {key}"}
 
     async def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        try:
-            response = await self.client.post(
-                f"{self.base_url}{path}",
-                json=body,
-                headers=self._headers(),
-                timeout=self.spec.timeout_seconds,
-            )
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeoutError(
-                f"{self.name}: no answer within {self.spec.timeout_seconds}s", deployment=self.name
-            ) from exc
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailableError(
-                f"{self.name}: {type(exc).__name__}: {exc}", deployment=self.name
-            ) from exc
-        if response.status_code >= 400:
-            raise classify_response(self.name, response.status_code, response.headers, response.content)
-        return response
+        return await self.upstream.post(f"{self.base_url}{path}", body, self._headers())
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """A whole completion."""
         body = request.upstream_body(self.spec.upstream_model) | {"stream": False}
-        data = _json(self.name, (await self._post("/chat/completions", body)).content)
+        data = json_object(self.name, (await self._post("/chat/completions", body)).content)
         usage = data.get("usage") or {}
         return ChatResponse(
             choices=data.get("choices") or [],
@@ -86,30 +61,14 @@ class OpenAIModel:
             "stream_options": {"include_usage": True},
         }
         url = f"{self.base_url}/chat/completions"
-        try:
-            async with self.client.stream(
-                "POST", url, json=body, headers=self._headers(), timeout=self.spec.timeout_seconds
-            ) as response:
-                if response.status_code >= 400:
-                    content = await response.aread()
-                    raise classify_response(self.name, response.status_code, response.headers, content)
-                async for event in _sse_events(self.name, response):
-                    yield event
-        except UpstreamError:
-            raise
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeoutError(
-                f"{self.name}: stream stalled beyond {self.spec.timeout_seconds}s", deployment=self.name
-            ) from exc
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailableError(
-                f"{self.name}: stream broken: {type(exc).__name__}", deployment=self.name
-            ) from exc
+        async with self.upstream.stream(url, body, self._headers()) as response:
+            async for event in _sse_events(self.name, response):
+                yield event
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """Embeddings from the upstream."""
         body = {"model": self.spec.upstream_model, "input": request.texts, "encoding_format": "float"}
-        data = _json(self.name, (await self._post("/embeddings", body)).content)
+        data = json_object(self.name, (await self._post("/embeddings", body)).content)
         rows = sorted(data.get("data") or [], key=lambda row: int(row.get("index", 0)))
         usage = data.get("usage") or {}
         return EmbeddingResponse(
@@ -133,7 +92,7 @@ async def _sse_events(name: str, response: httpx.Response) -> AsyncIterator[Stre
         if payload == "[DONE]":
             yield StreamEnd(usage or Usage(0, chunks), finish)
             return
-        data = _json(name, payload.encode())
+        data = json_object(name, payload.encode())
         if "error" in data:
             raise classify_stream_error(name, data["error"])
         if data.get("usage"):
@@ -147,16 +106,6 @@ async def _sse_events(name: str, response: httpx.Response) -> AsyncIterator[Stre
             chunks += 1
             yield Delta(choices)
     raise UpstreamUnavailableError(f"{name}: the stream ended without [DONE] (cut off)", deployment=name)
-
-
-def _json(name: str, content: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(content)
-    except ValueError as exc:
-        raise UpstreamUnavailableError(f"{name}: the upstream sent malformed JSON", deployment=name) from exc
-    if not isinstance(data, dict):
-        raise UpstreamUnavailableError(f"{name}: the upstream sent a non-object JSON", deployment=name)
-    return data
 
 
 class OpenAIProvider:
