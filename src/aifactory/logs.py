@@ -33,3 +33,6 @@ def configure_logging(level: str) -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    # A line per upstream request at INFO would double the access log; their failures still show.
+    for name in ("httpx", "httpcore", "aiohttp.access"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -54,5 +54,9 @@ def serve(
     configure_logging(settings.log_level)
     bind = host or settings.host
     uvicorn.run(
-        create_app(settings), host=bind, port=settings.port if port is None else port, log_config=None
+        create_app(settings, freeze_gc=True),
+        host=bind,
+        port=settings.port if port is None else port,
+        log_config=None,
+        access_log=False,  # the server's own access log has the request id and redacts keys
     )

@@ -225,6 +225,7 @@ class CircuitBreaker:
         self.settings = (window, min_calls, threshold, cooldown)
         self.clock = clock
         self._outcomes: deque[tuple[float, bool]] = deque()
+        self._failures = 0  # among _outcomes, kept as they come and go
         self._opened_at: float | None = None
         self._probing = False
         self._lock = threading.Lock()
@@ -255,12 +256,14 @@ class CircuitBreaker:
                 self._probing = False
                 self._opened_at = None if ok else now
                 self._outcomes.clear()
+                self._failures = 0
                 return
             self._outcomes.append((now, ok))
-            while self._outcomes and self._outcomes[0][0] < now - self.window:
-                self._outcomes.popleft()
-            failures = sum(1 for _, good in self._outcomes if not good)
-            if len(self._outcomes) >= self.min_calls and failures / len(self._outcomes) >= self.threshold:
+            self._failures += not ok
+            while self._outcomes[0][0] < now - self.window:
+                self._failures -= not self._outcomes.popleft()[1]
+            calls = len(self._outcomes)
+            if calls >= self.min_calls and self._failures / calls >= self.threshold:
                 self._opened_at = now
 
 

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -57,19 +57,24 @@ class RunRecord:
 
     def row(self) -> dict[str, Any]:
         """The `runs` table row."""
-        values = asdict(self)
+        values = {name: getattr(self, name) for name in _FIELDS}  # not asdict: no deep copies
         for name in ("latency_ms", "ttft_ms"):
             if values[name] is not None:
                 values[name] = Decimal(str(round(values[name], 3)))
         return values
 
     def event(self) -> Event:
-        """The ledger event: no prompt or output text, only what the call was and cost."""
+        """The ledger event: no prompt or output text, only what the call was and cost. Numbers
+        that are not integers are decimal strings, as canonical JSON should carry them."""
         data = {k: v for k, v in self.row().items() if k not in ("id", "created_at", "principal_id")}
         data["cost_usd"] = None if self.cost_usd is None else str(self.cost_usd)
         for name in ("latency_ms", "ttft_ms"):
             data[name] = None if data[name] is None else str(data[name])
+        data["attempts"] = [{**a, "latency_ms": str(a["latency_ms"])} for a in self.attempts]
         return Event(f"run.{self.status}", f"run:{self.id}", self.principal_id, data, self.created_at)
+
+
+_FIELDS = tuple(f.name for f in fields(RunRecord))
 
 
 def _sink(conn: Connection, records: Sequence[RunRecord]) -> None:

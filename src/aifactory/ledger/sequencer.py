@@ -9,6 +9,7 @@ in one transaction.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection
@@ -56,6 +57,9 @@ class Sequencer:
         self.batch_size = batch_size
         self.interval = interval
         self._frontier: Frontier | None = None
+        self._not_due_before = 0.0
+        """Monotonic time before which no checkpoint can be due: the newest one seen is younger
+        than the interval. Saves two reads a pass while entries stream in."""
 
     def integrate(self) -> int:
         """Sequence one batch of queued events; returns how many were integrated."""
@@ -113,13 +117,17 @@ class Sequencer:
 
     def _checkpoint_due(self) -> bool:
         """Whether the tree grew and the interval passed (a cheap read, no write lock)."""
+        if time.monotonic() < self._not_due_before:
+            return False
         with self.db.read() as conn:
             state = rows.read_state(conn)
             latest = rows.latest_checkpoint(conn)
         if latest is None:
             return True
+        age = (datetime.now(UTC) - latest[3]).total_seconds()
+        self._not_due_before = time.monotonic() + self.interval - age
         grown = state is not None and state[0] > latest[0]
-        return grown and (datetime.now(UTC) - latest[3]).total_seconds() >= self.interval
+        return grown and age >= self.interval
 
     def checkpoint(self, *, force: bool = False) -> Checkpoint | None:
         """Sign a checkpoint of the current tree if it grew (and `interval` has passed, unless forced).
@@ -142,5 +150,6 @@ class Sequencer:
                     return None
             checkpoint = Checkpoint(self.origin, size, root)
             rows.insert_checkpoint(conn, size, root, self.signer.sign(checkpoint.body()))
+        self._not_due_before = time.monotonic() + self.interval
         log.debug("signed checkpoint at size %d", size)
         return checkpoint

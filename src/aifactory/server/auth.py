@@ -42,10 +42,13 @@ class Caller:
         return self.subject.id
 
 
-def authenticated(
+async def authenticated(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> Caller:
-    """The caller behind the Bearer API key; 401 without a valid key."""
+    """The caller behind the Bearer API key; 401 without a valid key.
+
+    Async because keys are looked up in memory (the directory caches them all): a sync dependency
+    would cost every request a round trip through the thread pool."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationError("send an API key as `Authorization: Bearer aif_...`")
     subject, key_id = runtime_of(request).directory.identify(credentials.credentials)
