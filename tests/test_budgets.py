@@ -41,7 +41,7 @@ from aifactory.gateway.windows import Window, window_at
 from aifactory.identity.records import TeamIn
 from aifactory.runtime import Runtime
 from aifactory.store.db import Database
-from aifactory.store.schema import runs
+from aifactory.store.schema import budgets, runs
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 
@@ -214,12 +214,54 @@ def test_budgets_are_created_listed_found_and_disabled(runtime: Runtime) -> None
     assert len(book.budgets(include_disabled=True)) == 2
     with pytest.raises(ConflictError, match="already disabled"):
         book.disable(daily.id, actor=None)
-    with pytest.raises(ConflictError, match="already exists"):
-        book.create(BudgetIn(scope="use_case", subject="claims", limit_usd=Decimal(9), window="day"), None)
     with pytest.raises(NotFoundError):
         book.get("bud_missing")
     # Another replica's book sees the budgets too (after the change feed tells it to reload).
     assert [b.id for b in BudgetBook(runtime.db, runtime.ledger).budgets()] == [monthly.id]
+
+
+def test_a_disabled_budget_can_be_replaced_but_an_enabled_one_cannot(runtime: Runtime) -> None:
+    book = BudgetBook(runtime.db, runtime.ledger)
+    team = runtime.directory.create_team(TeamIn(name="payments"), actor=None)
+    daily = BudgetIn(scope="use_case", subject="claims", limit_usd=Decimal(5), window="day")
+    first = book.create(daily, None)
+    book.disable(first.id, None)
+    second = book.create(daily.model_copy(update={"limit_usd": Decimal(9)}), None)  # twice, and again
+    book.disable(second.id, None)
+    third = book.create(daily, None)
+    assert [b.id for b in book.applicable(key_id=None, team_id=None, use_case="claims")] == [third.id]
+    with pytest.raises(ConflictError) as caught:
+        book.create(daily, None)
+    assert caught.value.extra["budget_id"] == third.id
+    assert third.id in caught.value.detail
+    assert "disable it first" in caught.value.detail
+    monthly = BudgetIn(scope="team", subject=team.name, limit_usd=Decimal(50), window="month")
+    existing = book.create(monthly, None)
+    with pytest.raises(ConflictError) as caught:  # named by name, found by id
+        book.create(monthly.model_copy(update={"subject": team.id}), None)
+    assert caught.value.extra["budget_id"] == existing.id
+    # Another kind of window for the same subject is another budget.
+    book.create(monthly.model_copy(update={"window": "week"}), None)
+    assert len(book.budgets()) == 3
+    assert len(book.budgets(include_disabled=True)) == 5
+
+
+def test_the_database_allows_one_enabled_budget_per_subject_and_window(runtime: Runtime) -> None:
+    """The partial unique index holds even for a writer that skips the book's own check."""
+    row = {
+        "scope": "use_case",
+        "subject": "claims",
+        "limit_usd": Decimal(1),
+        "window": "day",
+        "timezone": "UTC",
+        "created_at": datetime.now(UTC),
+    }
+    with runtime.db.write() as conn:
+        conn.execute(insert(budgets), [row | {"id": "bud_1", "disabled_at": datetime.now(UTC)}])
+        conn.execute(insert(budgets), [row | {"id": "bud_2", "disabled_at": datetime.now(UTC)}])
+        conn.execute(insert(budgets), [row | {"id": "bud_3"}])
+    with pytest.raises(ConflictError), runtime.db.write(conflict="duplicate") as conn:
+        conn.execute(insert(budgets), [row | {"id": "bud_4"}])
 
 
 BAD_BUDGETS: list[tuple[str, dict[str, Any]]] = [

@@ -56,6 +56,8 @@ keys.list          own-key    Y     Y        Y      Y        Y        Y       Y 
 keys.list          other-key  Y     Y        Y      Y        Y        Y       -   -
 keys.revoke        own-key    Y     Y        Y      Y        Y        Y       Y   Y
 keys.revoke        other-key  Y     Y        -      -        -        -       -   -
+keys.update        own-key    Y     Y        -      -        -        -       -   -
+keys.update        other-key  Y     Y        -      -        -        -       -   -
 principals.create  principal  Y     Y        -      -        -        -       -   -
 principals.list    principal  Y     Y        Y      Y        Y        Y       -   -
 principals.read    principal  Y     Y        Y      Y        Y        Y       -   -
@@ -63,6 +65,7 @@ runs.read          own-run    Y     Y        Y      Y        Y        Y       Y 
 runs.read          other-run  Y     Y        Y      Y        Y        Y       -   -
 teams.create       team       Y     Y        -      -        -        -       -   -
 teams.list         team       Y     Y        Y      Y        Y        Y       -   -
+teams.update       team       Y     Y        -      -        -        -       -   -
 """
 
 

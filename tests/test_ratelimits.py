@@ -218,3 +218,14 @@ def test_redis_and_in_process_agree(redis_prefix: str) -> None:
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="rpm of key:k1"):
         RateLimit("key:k1", rpm=0)
+
+
+def test_a_changed_limit_starts_afresh(store_kind: str, prefix: str) -> None:
+    async def scenario() -> None:
+        async with open_limiter(store_kind, prefix) as limiter:
+            tight = await outcomes(limiter, [RateLimit("key:k1", rpm=2)], 0, 3)
+            assert [r is None for r in tight] == [True, True, False]
+            # An admin lifts the limit: no debt run up at the old rate is carried over.
+            assert await outcomes(limiter, [RateLimit("key:k1", rpm=100)], 0, 1) == [None]
+
+    asyncio.run(scenario())

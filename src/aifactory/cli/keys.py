@@ -1,4 +1,4 @@
-"""`aifactory keys`: create (the secret is shown once), list, revoke."""
+"""`aifactory keys`: create (the secret is shown once), list, set rate limits, revoke."""
 
 from __future__ import annotations
 
@@ -7,20 +7,34 @@ from typing import Annotated
 
 import typer
 
+from aifactory.cli._limits import Rpm, Tpm, add_limits_command
 from aifactory.cli._output import JsonFlag, emit_json, print_table, say
 from aifactory.cli._session import current
 from aifactory.identity.records import ApiKey
 
 __all__ = ["app"]
 
-app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
+app = typer.Typer(help="API keys: create (shown once), list, set rate limits, revoke.", no_args_is_help=True)
 
 
 def _table(keys: Sequence[ApiKey]) -> None:
     print_table(
         "API keys",
-        ["id", "prefix", "principal", "name", "created", "expires", "revoked"],
-        [[k.id, k.prefix, k.principal_id, k.name, k.created_at, k.expires_at, k.revoked_at] for k in keys],
+        ["id", "prefix", "principal", "name", "created", "expires", "revoked", "rpm", "tpm"],
+        [
+            [
+                k.id,
+                k.prefix,
+                k.principal_id,
+                k.name,
+                k.created_at,
+                k.expires_at,
+                k.revoked_at,
+                k.rpm_limit,
+                k.tpm_limit,
+            ]
+            for k in keys
+        ],
     )
 
 
@@ -29,10 +43,16 @@ def create(
     name: Annotated[str, typer.Option("--name", help="What the key is for.")],
     principal: Annotated[str | None, typer.Option(help="Whose key (id or name); default: yours.")] = None,
     expires_in_days: Annotated[int | None, typer.Option(min=1, max=3650, help="Lifetime in days.")] = None,
+    rpm: Rpm = None,
+    tpm: Tpm = None,
     json_: JsonFlag = False,
 ) -> None:
     """Create an API key; its secret is printed this once."""
-    key = current().call(lambda c: c.keys.create(name, principal=principal, expires_in_days=expires_in_days))
+    key = current().call(
+        lambda c: c.keys.create(
+            name, principal=principal, expires_in_days=expires_in_days, rpm_limit=rpm, tpm_limit=tpm
+        )
+    )
     if json_:
         emit_json(key)
         return
@@ -65,3 +85,6 @@ def revoke(
         emit_json(revoked)
         return
     say(f"revoked key {revoked.id} ({revoked.prefix}) at {revoked.revoked_at}")
+
+
+add_limits_command(app, "key", "Key id or prefix.", lambda c: c.keys)

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from typing import Any
 
 from aifactory.client._http import Channel, present, segment
 from aifactory.identity.records import ApiKey, NewApiKey, Principal, Team
 
-__all__ = ["KeysApi", "PrincipalsApi", "TeamsApi"]
+__all__ = ["KeysApi", "PrincipalsApi", "TeamsApi", "limits_body"]
+
+
+def limits_body(rpm_limit: int | None, tpm_limit: int | None, *, reset: bool) -> dict[str, Any]:
+    """The body of a limits change: the limits given, and null for the others when resetting."""
+    given = present({"rpm_limit": rpm_limit, "tpm_limit": tpm_limit})
+    return ({"rpm_limit": None, "tpm_limit": None} if reset else {}) | given
 
 
 class KeysApi:
@@ -18,11 +25,32 @@ class KeysApi:
         self._channel = channel
 
     async def create(
-        self, name: str, *, principal: str | None = None, expires_in_days: int | None = None
+        self,
+        name: str,
+        *,
+        principal: str | None = None,
+        expires_in_days: int | None = None,
+        rpm_limit: int | None = None,
+        tpm_limit: int | None = None,
     ) -> NewApiKey:
-        """A new key for you or, with permission, for `principal` (id or name)."""
-        body = {"name": name, "principal": principal, "expires_in_days": expires_in_days}
+        """A new key for you or, with permission, for `principal` (id or name); limits of its own
+        (requests and tokens per minute) need the `keys.update` permission."""
+        body = {
+            "name": name,
+            "principal": principal,
+            "expires_in_days": expires_in_days,
+            "rpm_limit": rpm_limit,
+            "tpm_limit": tpm_limit,
+        }
         return await self._channel.one(NewApiKey, "POST", "/v1/keys", json=present(body))
+
+    async def set_limits(
+        self, ref: str, *, rpm_limit: int | None = None, tpm_limit: int | None = None, reset: bool = False
+    ) -> ApiKey:
+        """Set a key's own requests and tokens per minute; `reset` first puts both back to the server's
+        defaults (a limit given is then set)."""
+        body = limits_body(rpm_limit, tpm_limit, reset=reset)
+        return await self._channel.one(ApiKey, "PATCH", f"/v1/keys/{segment(ref)}", json=body)
 
     async def list(self, principal: str | None = None) -> builtins.list[ApiKey]:
         """Every key's metadata, or one principal's (`me` for your own)."""
@@ -61,9 +89,17 @@ class TeamsApi:
     def __init__(self, channel: Channel) -> None:
         self._channel = channel
 
-    async def create(self, name: str) -> Team:
-        """A new team."""
-        return await self._channel.one(Team, "POST", "/v1/teams", json={"name": name})
+    async def create(self, name: str, *, rpm_limit: int | None = None, tpm_limit: int | None = None) -> Team:
+        """A new team, with its own requests and tokens per minute if given."""
+        body = {"name": name, "rpm_limit": rpm_limit, "tpm_limit": tpm_limit}
+        return await self._channel.one(Team, "POST", "/v1/teams", json=present(body))
+
+    async def set_limits(
+        self, ref: str, *, rpm_limit: int | None = None, tpm_limit: int | None = None, reset: bool = False
+    ) -> Team:
+        """Set a team's own requests and tokens per minute (see `KeysApi.set_limits`)."""
+        body = limits_body(rpm_limit, tpm_limit, reset=reset)
+        return await self._channel.one(Team, "PATCH", f"/v1/teams/{segment(ref)}", json=body)
 
     async def list(self) -> builtins.list[Team]:
         """Every team."""

@@ -14,6 +14,9 @@ spend survives restarts).
 
 Unknown prices: a call whose price is unknown cannot be counted, so a call under any budget is
 refused when its price is unknown, whatever the unknown-price policy says (fail closed).
+
+A subject has at most one enabled budget per kind of window (a partial unique index); a disabled
+budget stays on record and may be replaced.
 """
 
 from __future__ import annotations
@@ -179,16 +182,26 @@ class BudgetBook:
         return [b for scope, subject in wanted if subject for b in by_subject.get((scope, subject), ())]
 
     def create(self, spec: BudgetIn, actor: str | None) -> Budget:
-        """Add a budget; InvalidInputError names the bad field, ConflictError a duplicate."""
+        """Add a budget; InvalidInputError names the bad field, ConflictError the enabled budget that
+        already covers the same subject and window (a disabled one does not count)."""
         _validate(spec)
-        with self.db.write(
-            conflict=f"a {spec.window} budget for {spec.scope} {spec.subject!r} already exists "
-            "(a disabled one counts too)"
-        ) as conn:
+        try:
+            return self._insert(spec, actor)
+        except ConflictError as conflict:
+            if conflict.extra.get("budget_id"):
+                raise
+            with self.db.read() as conn:  # lost a race with another create: name the winner
+                raise _duplicate(conn, spec) from None
+
+    def _insert(self, spec: BudgetIn, actor: str | None) -> Budget:
+        with self.db.write(conflict="an enabled budget for this subject and window already exists") as conn:
+            subject = _subject_id(conn, spec.scope, spec.subject)
+            if budget_rows.enabled_budget(conn, spec.scope, subject, spec.window) is not None:
+                raise _duplicate(conn, spec)
             budget = Budget(
                 id=new_id("bud"),
                 scope=cast(Scope, spec.scope),
-                subject=_subject_id(conn, spec.scope, spec.subject),
+                subject=subject,
                 limit_usd=spec.limit_usd,
                 window=cast(WindowKind, spec.window),
                 timezone=spec.timezone,
@@ -230,6 +243,18 @@ class BudgetBook:
             bump(conn, TOPIC)
         self.reload()
         return self.get(budget.id)
+
+
+def _duplicate(conn: Connection, spec: BudgetIn) -> ConflictError:
+    """The conflict of a new budget with the enabled one on the same subject and window."""
+    subject = _subject_id(conn, spec.scope, spec.subject)
+    row = budget_rows.enabled_budget(conn, spec.scope, subject, spec.window)
+    existing = "" if row is None else f" ({row['id']})"
+    return ConflictError(
+        f"{spec.scope} {spec.subject!r} already has an enabled {spec.window} budget{existing}: disable "
+        "it first to replace it",
+        budget_id=None if row is None else row["id"],
+    )
 
 
 def _subject_id(conn: Connection, scope: str, ref: str) -> str:

@@ -65,6 +65,12 @@ class Cell:
     metric: str
     limit: int
 
+    @property
+    def key(self) -> str:
+        """Where the cell's state lives: `<subject>:<metric>:<limit>`. A changed limit starts afresh
+        rather than inheriting a debt run up at the old rate (lifting a limit takes effect at once)."""
+        return f"{self.subject}:{self.metric}:{self.limit}"
+
     def cost(self, units: int) -> int:
         """Microseconds of allowance that `units` requests or tokens use (rounded up)."""
         return -(-units * PERIOD_US // self.limit)
@@ -150,7 +156,7 @@ class InProcessRateStore:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._tats: dict[tuple[str, str], int] = {}
+        self._tats: dict[str, int] = {}
         self._swept = time.monotonic()
 
     async def acquire(self, charges: Sequence[tuple[Cell, int]]) -> tuple[int, int] | None:
@@ -160,14 +166,14 @@ class InProcessRateStore:
             self._sweep(now)
             wait, which, tats = 0, -1, []
             for i, (cell, cost) in enumerate(charges):
-                tat = max(self._tats.get((cell.subject, cell.metric), now), now) + cost
+                tat = max(self._tats.get(cell.key, now), now) + cost
                 if tat - now - PERIOD_US > wait:
                     wait, which = tat - now - PERIOD_US, i
                 tats.append(tat)
             if which >= 0:
                 return which, wait
             for (cell, _), tat in zip(charges, tats, strict=True):
-                self._tats[(cell.subject, cell.metric)] = tat
+                self._tats[cell.key] = tat
             return None
 
     async def adjust(self, charges: Sequence[tuple[Cell, int]]) -> None:
@@ -175,7 +181,7 @@ class InProcessRateStore:
         with self._lock:
             now = time.monotonic_ns() // 1000
             for cell, delta in charges:
-                key = (cell.subject, cell.metric)
+                key = cell.key
                 base = self._tats.get(key, now)
                 tat = (max(base, now) if delta > 0 else base) + delta
                 if tat <= now:
@@ -234,7 +240,7 @@ return 1
 
 
 class RedisRateStore:
-    """GCRA state in Redis, shared by replicas: key `<prefix><subject>:<metric>` holds the TAT in
+    """GCRA state in Redis, shared by replicas: key `<prefix><subject>:<metric>:<limit>` holds the TAT in
     µs of Redis server time and expires once it is in the past. The default prefix carries a hash
     tag so a multi-cell script stays in one Redis Cluster slot."""
 
@@ -244,7 +250,7 @@ class RedisRateStore:
         self._adjust = redis.register_script(_ADJUST)
 
     def _key(self, cell: Cell) -> str:
-        return f"{self.prefix}{cell.subject}:{cell.metric}"
+        return self.prefix + cell.key
 
     async def acquire(self, charges: Sequence[tuple[Cell, int]]) -> tuple[int, int] | None:
         """Charge every cell, or none (one script)."""

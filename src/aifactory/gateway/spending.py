@@ -4,6 +4,9 @@ Before a call: the worst-case cost over the candidate deployments is reserved ag
 that applies (key, team, use case), and the request is charged to every rate limit. After it: the
 reservation is settled to the actual cost (released when nothing was spent) and the token estimate
 corrected. Counters live in the process, or in Redis when several replicas share them.
+
+Rate limits per key and team are the settings' defaults unless the key or team has limits of its own
+(`LimitSource`: the identity directory's in-memory cache, so admission reads no database).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Protocol
 
 from aifactory.gateway.budgets import (
     BudgetBook,
@@ -29,7 +33,7 @@ from aifactory.ledger import Ledger
 from aifactory.settings import Settings
 from aifactory.store.db import Database
 
-__all__ = ["Admission", "Spending"]
+__all__ = ["Admission", "LimitSource", "Spending"]
 
 _RESERVATION_SLACK = 60.0
 """Seconds a reservation outlives its route's request deadline before it lapses by itself."""
@@ -45,16 +49,32 @@ class Admission:
     tokens_estimate: int
 
 
+class LimitSource(Protocol):
+    """The per-minute limits set on a key or team, overriding the settings' defaults."""
+
+    def rate_limits(self, scope: str, subject: str) -> tuple[int | None, int | None]:
+        """(rpm, tpm) of the key or team (`scope` "key" or "team"); None where the default applies."""
+        ...
+
+
+class _Defaults:
+    def rate_limits(self, scope: str, subject: str) -> tuple[int | None, int | None]:
+        return None, None
+
+
 class Spending:
     """Prices calls, enforces budgets by reservation and rate limits, settles after the call."""
 
-    def __init__(self, settings: Settings, db: Database, ledger: Ledger) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, ledger: Ledger, *, limits: LimitSource | None = None
+    ) -> None:
         self.settings = settings
         self.prices = PriceBook()
         self.policy = UnknownPricePolicy(
             "flag" if settings.gateway_unknown_price == "flag" else "fail_closed"
         )
         self.budgets = BudgetBook(db, ledger)
+        self.overrides: LimitSource = limits or _Defaults()
         if settings.redis_url:
             import redis.asyncio as redis
 
@@ -113,10 +133,15 @@ class Spending:
     ) -> list[RateLimit]:
         s = self.settings
         limits = []
-        if key_id and (s.gateway_key_rpm or s.gateway_key_tpm):
-            limits.append(RateLimit(f"key:{key_id}", s.gateway_key_rpm, s.gateway_key_tpm))
-        if team_id and (s.gateway_team_rpm or s.gateway_team_tpm):
-            limits.append(RateLimit(f"team:{team_id}", s.gateway_team_rpm, s.gateway_team_tpm))
+        for scope, subject, default_rpm, default_tpm in (
+            ("key", key_id, s.gateway_key_rpm, s.gateway_key_tpm),
+            ("team", team_id, s.gateway_team_rpm, s.gateway_team_tpm),
+        ):
+            if subject:
+                rpm, tpm = self.overrides.rate_limits(scope, subject)
+                rpm, tpm = rpm or default_rpm, tpm or default_tpm
+                if rpm or tpm:
+                    limits.append(RateLimit(f"{scope}:{subject}", rpm, tpm))
         first, spec = candidates[0]
         if spec.rpm_limit or spec.tpm_limit:
             # Charged to the first choice: a fallback is the exception, not the plan.

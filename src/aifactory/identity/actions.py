@@ -43,6 +43,7 @@ ACTIONS: dict[str, Action] = {
     "keys.create": Action(WRITE, "create an API key"),
     "keys.list": Action(READ, "list API keys (metadata only, never the secret)"),
     "keys.revoke": Action(WRITE, "revoke an API key"),
+    "keys.update": Action(WRITE, "set an API key's own rate limits (requests and tokens per minute)"),
     "ledger.read": Action(READ, "read the ledger: checkpoint, entries, proofs, verifier key"),
     "metrics.read": Action(READ, "read operational metrics"),
     "principals.create": Action(WRITE, "create a person or app principal"),
@@ -51,6 +52,7 @@ ACTIONS: dict[str, Action] = {
     "runs.read": Action(READ, "read a run record"),
     "teams.create": Action(WRITE, "create a team"),
     "teams.list": Action(READ, "list teams"),
+    "teams.update": Action(WRITE, "set a team's own rate limits (requests and tokens per minute)"),
 }
 """Every action, by `<area>.<verb>` name."""
 

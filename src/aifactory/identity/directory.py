@@ -2,7 +2,8 @@
 
 Authentication reads no database: active keys are cached and the cache is reloaded when the
 `identity` change counter moves (this process's own changes, or another replica's, seen by the
-change watcher within `change_poll_interval`).
+change watcher within `change_poll_interval`). The per-minute limits set on keys and teams live in
+the same cache, so the gateway finds a caller's limits without a database read either.
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ from datetime import UTC, datetime, timedelta
 from aifactory.errors import AuthenticationError, ConflictError, InvalidInputError, NotFoundError
 from aifactory.identity.keys import generate_key, keys_match, parse_key
 from aifactory.identity.permissions import Subject
-from aifactory.identity.records import ApiKey, KeyIn, NewApiKey, Principal, PrincipalIn, Team, TeamIn
+from aifactory.identity.records import (
+    ApiKey,
+    KeyIn,
+    LimitsIn,
+    NewApiKey,
+    Principal,
+    PrincipalIn,
+    Team,
+    TeamIn,
+)
 from aifactory.identity.roles import validate_roles
 from aifactory.ids import new_id
 from aifactory.ledger import Event, Ledger
@@ -22,9 +32,13 @@ from aifactory.store import identity_rows as rows
 from aifactory.store.changes import bump
 from aifactory.store.db import Database
 
-__all__ = ["Directory"]
+__all__ = ["TOPIC", "Directory", "RateLimits"]
 
 TOPIC = "identity"
+
+RateLimits = tuple[int | None, int | None]
+"""(requests, tokens) per minute set on a key or team; None where the server's default applies."""
+_DEFAULTS: RateLimits = (None, None)
 
 
 @dataclass(frozen=True)
@@ -42,25 +56,37 @@ class Directory:
         self.db = db
         self.ledger = ledger
         self._keys: dict[str, _CachedKey] = {}
+        self._limits: dict[tuple[str, str], RateLimits] = {}
         self._lock = threading.Lock()
         self.reload()
 
     # --- authentication ---------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Reload the active keys into memory."""
+        """Reload the active keys and the limits of keys and teams into memory."""
         with self.db.read() as conn:
-            fresh = {
-                r["prefix"]: _CachedKey(
-                    r["id"],
-                    bytes(r["key_hash"]),
-                    r["expires_at"],
-                    Subject(r["principal_id"], r["kind"], tuple(r["roles"]), r["team_id"]),
-                )
-                for r in rows.active_keys(conn)
-            }
+            active = rows.active_keys(conn)
+            teams = rows.team_limits(conn)
+        fresh = {
+            r["prefix"]: _CachedKey(
+                r["id"],
+                bytes(r["key_hash"]),
+                r["expires_at"],
+                Subject(r["principal_id"], r["kind"], tuple(r["roles"]), r["team_id"]),
+            )
+            for r in active
+        }
+        limits = {("team", r["id"]): (r["rpm_limit"], r["tpm_limit"]) for r in teams}
+        for r in active:
+            if r["rpm_limit"] is not None or r["tpm_limit"] is not None:
+                limits["key", r["id"]] = (r["rpm_limit"], r["tpm_limit"])
         with self._lock:
-            self._keys = fresh
+            self._keys, self._limits = fresh, limits
+
+    def rate_limits(self, scope: str, subject: str) -> RateLimits:
+        """The per-minute limits set on a key or team (`scope` "key" or "team", `subject` its id),
+        from memory; None where the server's default applies."""
+        return self._limits.get((scope, subject), _DEFAULTS)
 
     def authenticate(self, presented: str) -> Subject:
         """The principal behind a presented API key; 401 for unknown, expired or revoked keys."""
@@ -80,11 +106,32 @@ class Directory:
 
     def create_team(self, spec: TeamIn, actor: str | None) -> Team:
         """Add a team."""
-        team = Team(id=new_id("team"), name=spec.name, created_at=datetime.now(UTC))
+        team = Team(id=new_id("team"), created_at=datetime.now(UTC), **spec.model_dump())
+        limits = _limits_of(spec)
         with self.db.write(conflict=f"team {spec.name!r} already exists") as conn:
             rows.insert_team(conn, team.model_dump())
-            self.ledger.enqueue(conn, Event("team.created", f"team:{team.id}", actor, {"name": team.name}))
+            self.ledger.enqueue(
+                conn, Event("team.created", f"team:{team.id}", actor, {"name": team.name} | limits)
+            )
+            if limits:
+                bump(conn, TOPIC)
+        if limits:
+            self.reload()
         return team
+
+    def team(self, ref: str) -> Team:
+        """A team by id or name."""
+        with self.db.read() as conn:
+            row = rows.team(conn, ref)
+        if row is None:
+            raise NotFoundError(f"no team {ref!r}")
+        return Team(**row)
+
+    def set_team_limits(self, ref: str, spec: LimitsIn, actor: str | None) -> Team:
+        """Set a team's own per-minute limits (see `set_key_limits`)."""
+        team = self.team(ref)
+        self._set_limits("team", team.id, spec, actor)
+        return self.team(team.id)
 
     def teams(self) -> list[Team]:
         """Every team."""
@@ -151,6 +198,8 @@ class Directory:
             created_at=now,
             expires_at=expires,
             revoked_at=None,
+            rpm_limit=spec.rpm_limit,
+            tpm_limit=spec.tpm_limit,
         )
         with self.db.write(conflict="key prefix collision; try again") as conn:
             rows.insert_key(conn, record.model_dump() | {"key_hash": material.key_hash})
@@ -165,7 +214,8 @@ class Directory:
                         "principal": owner_id,
                         "name": spec.name,
                         "expires_at": expires.isoformat() if expires else None,
-                    },
+                    }
+                    | _limits_of(spec),
                 ),
             )
             bump(conn, TOPIC)
@@ -185,6 +235,25 @@ class Directory:
         with self.db.read() as conn:
             return [ApiKey(**r) for r in rows.keys(conn, principal_id)]
 
+    def set_key_limits(self, ref: str, spec: LimitsIn, actor: str | None) -> ApiKey:
+        """Set a key's own per-minute limits: fields left out stay, None goes back to the server's
+        default. Every replica applies them within the change poll interval."""
+        key = self.key(ref)
+        if key.revoked_at is not None:
+            raise ConflictError(f"API key {key.id} is revoked: its limits no longer matter")
+        self._set_limits("key", key.id, spec, actor)
+        return self.key(key.id)
+
+    def _set_limits(self, kind: str, row_id: str, spec: LimitsIn, actor: str | None) -> None:
+        values = spec.model_dump(include=spec.model_fields_set)
+        if not values:
+            return
+        with self.db.write() as conn:
+            rows.set_limits(conn, kind, row_id, values)
+            self.ledger.enqueue(conn, Event(f"{kind}.limits_set", f"{kind}:{row_id}", actor, values))
+            bump(conn, TOPIC)
+        self.reload()
+
     def revoke_key(self, ref: str, actor: str | None) -> ApiKey:
         """Revoke a key; every replica refuses it within the change poll interval."""
         key = self.key(ref)
@@ -203,3 +272,8 @@ class Directory:
             bump(conn, TOPIC)
         self.reload()
         return self.key(key.id)
+
+
+def _limits_of(spec: KeyIn | TeamIn) -> dict[str, int]:
+    """The limits a new key or team sets, for its ledger event (none: nothing to record)."""
+    return {name: value for name in ("rpm_limit", "tpm_limit") if (value := getattr(spec, name)) is not None}

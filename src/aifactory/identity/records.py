@@ -3,20 +3,54 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from aifactory.records import InputModel
 
-__all__ = ["ApiKey", "KeyIn", "NewApiKey", "Principal", "PrincipalIn", "Team", "TeamIn"]
+__all__ = [
+    "MAX_RATE",
+    "ApiKey",
+    "KeyIn",
+    "LimitsIn",
+    "NewApiKey",
+    "Principal",
+    "PrincipalIn",
+    "Rpm",
+    "Team",
+    "TeamIn",
+    "Tpm",
+]
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$"
+MAX_RATE = 1_000_000_000
+"""The largest requests- or tokens-per-minute limit that can be set."""
+
+_RPM = "Requests per minute through the gateway; unset: the server's default."
+_TPM = "Tokens per minute through the gateway; unset: the server's default."
+
+
+Rpm = Annotated[int | None, Field(ge=1, le=MAX_RATE, description=_RPM)]
+"""A requests-per-minute limit of a key or team, overriding the server's default (None: the default)."""
+Tpm = Annotated[int | None, Field(ge=1, le=MAX_RATE, description=_TPM)]
+"""A tokens-per-minute limit of a key or team, overriding the server's default (None: the default)."""
+
+
+class LimitsIn(InputModel):
+    """New per-minute limits of a key or team: a field left out stays as it is; null goes back to the
+    server's default."""
+
+    rpm_limit: Rpm = None
+    tpm_limit: Tpm = None
 
 
 class TeamIn(InputModel):
-    """A new team."""
+    """A new team, with its own per-minute limits if it needs them."""
 
     name: str = Field(pattern=NAME_PATTERN)
+    rpm_limit: Rpm = None
+    tpm_limit: Tpm = None
 
 
 class Team(BaseModel):
@@ -25,6 +59,8 @@ class Team(BaseModel):
     id: str
     name: str
     created_at: datetime
+    rpm_limit: Rpm = None
+    tpm_limit: Tpm = None
 
 
 class PrincipalIn(InputModel):
@@ -49,11 +85,13 @@ class Principal(BaseModel):
 
 
 class KeyIn(InputModel):
-    """A new API key."""
+    """A new API key, with its own per-minute limits if it needs them."""
 
     name: str = Field(min_length=1, max_length=200, description="What the key is for.")
     principal: str | None = Field(default=None, description="Whose key (id or name); default: yours.")
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+    rpm_limit: Rpm = None
+    tpm_limit: Tpm = None
 
 
 class ApiKey(BaseModel):
@@ -67,6 +105,8 @@ class ApiKey(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    rpm_limit: Rpm = None
+    tpm_limit: Tpm = None
 
 
 class NewApiKey(ApiKey):

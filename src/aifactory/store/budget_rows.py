@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, Connection, RowMapping, cast, func, insert, s
 
 from aifactory.store.schema import budgets, runs
 
-__all__ = ["budget", "budgets_list", "disable_budget", "insert_budget", "spent"]
+__all__ = ["budget", "budgets_list", "disable_budget", "enabled_budget", "insert_budget", "spent"]
 
 _SUBJECT_COLUMN = {"key": runs.c.key_id, "team": runs.c.team_id, "use_case": runs.c.use_case}
 _SQLITE_SCALE = 10**10  # cost_usd has 10 decimal places
@@ -25,6 +25,17 @@ def insert_budget(conn: Connection, values: dict[str, Any]) -> None:
 def budget(conn: Connection, budget_id: str) -> RowMapping | None:
     """One budget by id."""
     return conn.execute(select(budgets).where(budgets.c.id == budget_id)).mappings().first()
+
+
+def enabled_budget(conn: Connection, scope: str, subject: str, window: str) -> RowMapping | None:
+    """The enabled budget of a subject over a kind of window, if there is one (at most one is)."""
+    query = select(budgets).where(
+        budgets.c.scope == scope,
+        budgets.c.subject == subject,
+        budgets.c.window == window,
+        budgets.c.disabled_at.is_(None),
+    )
+    return conn.execute(query).mappings().first()
 
 
 def budgets_list(conn: Connection, *, include_disabled: bool = False) -> Sequence[RowMapping]:

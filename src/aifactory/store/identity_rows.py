@@ -20,7 +20,9 @@ __all__ = [
     "principal",
     "principals_list",
     "revoke_key",
+    "set_limits",
     "team",
+    "team_limits",
     "teams_list",
 ]
 
@@ -39,6 +41,20 @@ def team(conn: Connection, id_or_name: str) -> RowMapping | None:
 def teams_list(conn: Connection) -> Sequence[RowMapping]:
     """Every team, by name."""
     return conn.execute(select(teams).order_by(teams.c.name)).mappings().all()
+
+
+def team_limits(conn: Connection) -> Sequence[RowMapping]:
+    """The id, `rpm_limit` and `tpm_limit` of every team that has a limit of its own."""
+    query = select(teams.c.id, teams.c.rpm_limit, teams.c.tpm_limit).where(
+        teams.c.rpm_limit.is_not(None) | teams.c.tpm_limit.is_not(None)
+    )
+    return conn.execute(query).mappings().all()
+
+
+def set_limits(conn: Connection, kind: str, row_id: str, values: dict[str, int | None]) -> None:
+    """Set `rpm_limit` and/or `tpm_limit` of a key (`kind` "key") or a team ("team")."""
+    table = api_keys if kind == "key" else teams
+    conn.execute(update(table).where(table.c.id == row_id).values(**values))
 
 
 def insert_principal(conn: Connection, values: dict[str, Any]) -> None:
@@ -85,13 +101,16 @@ def revoke_key(conn: Connection, key_id: str, at: datetime) -> bool:
 
 
 def active_keys(conn: Connection) -> Sequence[RowMapping]:
-    """Unrevoked keys of enabled principals, joined with the principal's name, kind, roles, team."""
+    """Unrevoked keys of enabled principals (with their own limits), joined with the principal's
+    name, kind, roles, team."""
     query = (
         select(
             api_keys.c.id,
             api_keys.c.prefix,
             api_keys.c.key_hash,
             api_keys.c.expires_at,
+            api_keys.c.rpm_limit,
+            api_keys.c.tpm_limit,
             principals.c.id.label("principal_id"),
             principals.c.name.label("principal_name"),
             principals.c.kind,

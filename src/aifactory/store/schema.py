@@ -13,6 +13,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -124,7 +125,10 @@ teams = Table(
     Column("id", String(40), primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("rpm_limit", Integer, nullable=True),
+    Column("tpm_limit", Integer, nullable=True),
 )
+"""Teams. `rpm_limit` and `tpm_limit` override the gateway's per-team defaults (NULL: the default)."""
 
 principals = Table(
     "principals",
@@ -151,8 +155,11 @@ api_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=True),
     Column("revoked_at", UTCDateTime, nullable=True),
+    Column("rpm_limit", Integer, nullable=True),
+    Column("tpm_limit", Integer, nullable=True),
 )
-"""API keys: only the SHA-256 of the secret is stored; `prefix` finds the row."""
+"""API keys: only the SHA-256 of the secret is stored; `prefix` finds the row. `rpm_limit` and
+`tpm_limit` override the gateway's per-key defaults (NULL: the default)."""
 
 # --- catalog ------------------------------------------------------------------------------------
 
@@ -274,6 +281,16 @@ budgets = Table(
     Column("created_by", String(40), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("disabled_at", UTCDateTime, nullable=True),
-    UniqueConstraint("scope", "subject", "window", name="uq_budgets_scope_subject_window"),
 )
 """Hard spending limits per API key, team or use case over a calendar window in a time zone."""
+
+Index(
+    "uq_budgets_enabled_scope_subject_window",
+    budgets.c.scope,
+    budgets.c.subject,
+    budgets.c.window,
+    unique=True,
+    sqlite_where=budgets.c.disabled_at.is_(None),
+    postgresql_where=budgets.c.disabled_at.is_(None),
+)
+"""At most one enabled budget per subject and kind of window; disabled ones may repeat."""

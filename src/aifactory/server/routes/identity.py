@@ -7,7 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from aifactory.identity.permissions import Resource
-from aifactory.identity.records import ApiKey, KeyIn, NewApiKey, Principal, PrincipalIn, Team, TeamIn
+from aifactory.identity.records import (
+    ApiKey,
+    KeyIn,
+    LimitsIn,
+    NewApiKey,
+    Principal,
+    PrincipalIn,
+    Team,
+    TeamIn,
+)
 from aifactory.server.auth import Caller, authenticated, governed, permit, runtime_of
 
 router = APIRouter(prefix="/v1", tags=["identity"])
@@ -25,6 +34,15 @@ def create_team(request: Request, body: TeamIn, caller: Caller = permit("teams.c
 def list_teams(request: Request, _c: Caller = permit("teams.list", "Team")) -> list[Team]:
     """Every team."""
     return runtime_of(request).directory.teams()
+
+
+@router.patch("/teams/{ref}", openapi_extra=governed("teams.update"), summary="Set a team's rate limits")
+def update_team(request: Request, ref: Ref, body: LimitsIn, caller: Caller = Depends(authenticated)) -> Team:
+    """Set the team's requests and tokens per minute (a field left out stays; null: the default)."""
+    runtime = runtime_of(request)
+    team = runtime.directory.team(ref)
+    runtime.authorize(caller.subject, "teams.update", Resource("Team", team.id))
+    return runtime.directory.set_team_limits(team.id, body, caller.id)
 
 
 @router.post(
@@ -74,12 +92,11 @@ def create_key(request: Request, body: KeyIn, caller: Caller = Depends(authentic
     runtime = runtime_of(request)
     owner = runtime.directory.principal(body.principal or caller.id)
     # A key acts with its owner's roles: minting one grants them (only an admin may grant admin).
-    runtime.authorize(
-        caller.subject,
-        "keys.create",
-        Resource("Key", "new", {"owner": owner.id}),
-        {"granted_roles": owner.roles},
-    )
+    resource = Resource("Key", "new", {"owner": owner.id})
+    runtime.authorize(caller.subject, "keys.create", resource, {"granted_roles": owner.roles})
+    if body.rpm_limit is not None or body.tpm_limit is not None:
+        # Limits of its own could lift a key above the server's defaults: that is keys.update.
+        runtime.authorize(caller.subject, "keys.update", resource)
     return runtime.directory.create_key(body, owner.id, caller.id)
 
 
@@ -97,6 +114,15 @@ def list_keys(
     attrs = {"owner": owner} if owner else {}
     runtime.authorize(caller.subject, "keys.list", Resource("Key", "*", attrs))
     return runtime.directory.keys(owner)
+
+
+@router.patch("/keys/{ref}", openapi_extra=governed("keys.update"), summary="Set an API key's rate limits")
+def update_key(request: Request, ref: Ref, body: LimitsIn, caller: Caller = Depends(authenticated)) -> ApiKey:
+    """Set the key's requests and tokens per minute (a field left out stays; null: the default)."""
+    runtime = runtime_of(request)
+    key = runtime.directory.key(ref)
+    runtime.authorize(caller.subject, "keys.update", Resource("Key", key.id, {"owner": key.principal_id}))
+    return runtime.directory.set_key_limits(key.id, body, caller.id)
 
 
 @router.post("/keys/{ref}/revoke", openapi_extra=governed("keys.revoke"), summary="Revoke an API key")
