@@ -19,6 +19,7 @@
     │   ├── UpstreamAuthError      502  our credentials for the upstream were refused
     │   ├── UpstreamBadRequestError 400  the upstream refused the request as malformed
     │   └── ContentFilteredError   400  the upstream's content filter refused it
+    ├── CounterUnavailableError    503  the shared budget and rate-limit counters (Redis) do not answer
     ├── LedgerIntegrityError       500  stored entries disagree with the tree or a signed checkpoint
     └── ConfigurationError         500  missing key file, uninitialised data dir, bad settings
 
@@ -42,6 +43,7 @@ __all__ = [
     "ConflictError",
     "ContentFilteredError",
     "ContextWindowExceededError",
+    "CounterUnavailableError",
     "GateRefusedError",
     "InvalidInputError",
     "LedgerIntegrityError",
@@ -192,6 +194,13 @@ class ContentFilteredError(UpstreamError):
     title = "Content filtered"
 
 
+class CounterUnavailableError(AifactoryError):
+    """The store of shared budget and rate-limit counters (Redis) did not answer: calls that need
+    it are refused (fail closed) until it is back."""
+
+    title = "Counters unavailable"
+
+
 class LedgerIntegrityError(AifactoryError):
     """Stored ledger data disagrees with the tree or with a signed checkpoint."""
 
@@ -220,6 +229,7 @@ STATUS_BY_ERROR: dict[type[AifactoryError], int] = {
     UpstreamBadRequestError: 400,
     ContentFilteredError: 400,
     UpstreamError: 502,
+    CounterUnavailableError: 503,
     LedgerIntegrityError: 500,
     ConfigurationError: 500,
 }

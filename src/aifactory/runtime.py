@@ -100,7 +100,7 @@ class Runtime:
             self.catalog,
             dict(collect(self.plugins, "aifactory_register_providers")),
             GatewayTelemetry(self.metrics),
-            Spending(settings, db, ledger, limits=self.directory),
+            Spending(settings, db, ledger, limits=self.directory, registry=self.metrics),
         )
         self.gateway.refresh()
         self.watcher = ChangeWatcher(db, settings.change_poll_interval)

@@ -117,6 +117,13 @@ class Settings(BaseSettings):
         description="Redis for counters shared by several replicas (budgets, rate limits), e.g. "
         "`redis://127.0.0.1:6379/0`. Unset: counters live in the process (one server).",
     )
+    redis_timeout: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Seconds to wait for Redis to connect or to answer (one retry) before a call that "
+        "needs the counters is refused with 503.",
+    )
     log_level: str = Field(default="INFO", description="Log level of the server and CLI.")
 
     @property

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, cast
 
+from aifactory.gateway.shared_counters import classified
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
@@ -285,7 +287,8 @@ class RedisBudgetStore:
     Keys: `<prefix><budget id>:<window key>` (hash: spent, reserved) and the same with `:holds`
     (sorted set of reservations by deadline, in Redis server time). They expire an hour plus the
     reservation TTL after their window ends. The default prefix carries a hash tag, so on a Redis
-    Cluster every key of a multi-budget script lands in one slot.
+    Cluster every key of a multi-budget script lands in one slot. A Redis failure raises
+    `CounterUnavailableError`.
     """
 
     def __init__(self, redis: Redis, *, prefix: str = "aifactory:{budgets}:") -> None:
@@ -305,26 +308,30 @@ class RedisBudgetStore:
         args: list[str | int] = [reservation, nanos, int(ttl * 1000)]
         for slot in slots:
             args += [slot.limit, int(slot.expires_at)]
-        reply = await self._reserve(keys=self._keys(slots), args=args)
-        return _outcome(reply)
+        with classified(self.redis):
+            return _outcome(await self._reserve(keys=self._keys(slots), args=args))
 
     async def settle(self, slots: Sequence[Slot], reservation: str, nanos: int, actual: int) -> StoreOutcome:
         """Turn the reservation into spend (one script)."""
         args: list[str | int] = [f"{reservation}:{nanos}", -nanos, actual]
         args += [int(slot.expires_at) for slot in slots]
-        return _outcome(await self._settle(keys=self._keys(slots), args=args))
+        with classified(self.redis):
+            return _outcome(await self._settle(keys=self._keys(slots), args=args))
 
     async def release(self, slots: Sequence[Slot], reservation: str, nanos: int) -> None:
         """Drop the reservation (one script)."""
-        await self._release(keys=self._keys(slots), args=[f"{reservation}:{nanos}", -nanos])
+        with classified(self.redis):
+            await self._release(keys=self._keys(slots), args=[f"{reservation}:{nanos}", -nanos])
 
     async def seed(self, slot: Slot, spent: int) -> None:
         """Start a counter unless one exists (HSETNX)."""
-        await self._seed(keys=[self.prefix + slot.name], args=[spent, int(slot.expires_at)])
+        with classified(self.redis):
+            await self._seed(keys=[self.prefix + slot.name], args=[spent, int(slot.expires_at)])
 
     async def balance(self, slot: Slot) -> tuple[int, int] | None:
         """(spent, reserved) of a slot."""
-        reply = await self._balance(keys=self._keys([slot]))
+        with classified(self.redis):
+            reply = await self._balance(keys=self._keys([slot]))
         return None if int(reply[0]) < 0 else (int(reply[1]), int(reply[2]))
 
 

@@ -15,6 +15,9 @@ spend survives restarts).
 Unknown prices: a call whose price is unknown cannot be counted, so a call under any budget is
 refused when its price is unknown, whatever the unknown-price policy says (fail closed).
 
+A store that does not answer raises `CounterUnavailableError`: a reservation is then refused (fail
+closed), and a settle is kept to be retried with `settle_unsettled` once the store is back.
+
 A subject has at most one enabled budget per kind of window (a partial unique index); a disabled
 budget stays on record and may be replaced.
 """
@@ -25,6 +28,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,7 +38,13 @@ from typing import Literal, Protocol, cast
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import Connection
 
-from aifactory.errors import BudgetExceededError, ConflictError, InvalidInputError, NotFoundError
+from aifactory.errors import (
+    BudgetExceededError,
+    ConflictError,
+    CounterUnavailableError,
+    InvalidInputError,
+    NotFoundError,
+)
 from aifactory.gateway.budget_stores import (
     BudgetStore,
     InProcessBudgetStore,
@@ -81,6 +91,8 @@ MAX_LIMIT_USD = Decimal(9_000_000)
 """Redis scripts compute in doubles: nano-dollar counts stay exact below 2**53 (about $9.007M)."""
 
 _NANO = Decimal("1e-9")
+_MAX_UNSETTLED = 100_000
+"""Settles kept for a retry while the store is unavailable; beyond this the spend is only in `runs`."""
 
 
 def to_nanos(amount: Decimal, *, rounding: str = ROUND_CEILING) -> int:
@@ -337,6 +349,7 @@ class BudgetCounter:
         self.spend = spend
         self.ttl = ttl
         self._current: dict[Budget, tuple[Hold, Slot]] = {}
+        self._unsettled: deque[tuple[Reservation, int]] = deque()
 
     async def reserve(
         self,
@@ -386,6 +399,31 @@ class BudgetCounter:
                 reservation.amount,
             )
         nanos = to_nanos(actual)
+        try:
+            await self._record(reservation, nanos)
+        except CounterUnavailableError:
+            if len(self._unsettled) < _MAX_UNSETTLED:
+                self._unsettled.append((reservation, nanos))
+            raise
+
+    @property
+    def unsettled(self) -> int:
+        """How many settles failed for want of the store and wait for `settle_unsettled`."""
+        return len(self._unsettled)
+
+    async def settle_unsettled(self) -> None:
+        """Record the spend of settles that failed while the store was unavailable, oldest first;
+        `CounterUnavailableError` while it still is. A settle that reached the store but whose answer
+        was lost is counted twice: too much spend, never too little."""
+        while self._unsettled:
+            reservation, nanos = self._unsettled.popleft()
+            try:
+                await self._record(reservation, nanos)
+            except CounterUnavailableError:
+                self._unsettled.appendleft((reservation, nanos))
+                raise
+
+    async def _record(self, reservation: Reservation, nanos: int) -> None:
         outcome = await self._seeded(
             reservation,
             lambda: self.store.settle(reservation.slots, reservation.id, reservation.nanos, nanos),

@@ -11,7 +11,7 @@ corrected by `adjust` once the actual count is known, refunds included. A refuse
 `RateLimitExceededError` with `retry_after`: the seconds until the binding limit has room.
 
 Two stores: `InProcessRateStore` (one server process) and `RedisRateStore` (one Lua script per
-call, Redis server time, so replicas agree).
+call, Redis server time, so replicas agree; `CounterUnavailableError` when Redis does not answer).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, cast
 
 from aifactory.errors import RateLimitExceededError
+from aifactory.gateway.shared_counters import classified
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -242,9 +243,11 @@ return 1
 class RedisRateStore:
     """GCRA state in Redis, shared by replicas: key `<prefix><subject>:<metric>:<limit>` holds the TAT in
     µs of Redis server time and expires once it is in the past. The default prefix carries a hash
-    tag so a multi-cell script stays in one Redis Cluster slot."""
+    tag so a multi-cell script stays in one Redis Cluster slot. A Redis failure raises
+    `CounterUnavailableError`."""
 
     def __init__(self, redis: Redis, *, prefix: str = "aifactory:{rates}:") -> None:
+        self.redis = redis
         self.prefix = prefix
         self._acquire = redis.register_script(_ACQUIRE)
         self._adjust = redis.register_script(_ADJUST)
@@ -255,10 +258,12 @@ class RedisRateStore:
     async def acquire(self, charges: Sequence[tuple[Cell, int]]) -> tuple[int, int] | None:
         """Charge every cell, or none (one script)."""
         args = [cost for _, cost in charges] + [PERIOD_US]
-        reply = cast(list[int], await self._acquire(keys=[self._key(c) for c, _ in charges], args=args))
+        with classified(self.redis):
+            reply = cast(list[int], await self._acquire(keys=[self._key(c) for c, _ in charges], args=args))
         which, wait = int(reply[0]), int(reply[1])
         return None if which == 0 else (which - 1, wait)
 
     async def adjust(self, charges: Sequence[tuple[Cell, int]]) -> None:
         """Correct each cell's TAT (one script)."""
-        await self._adjust(keys=[self._key(c) for c, _ in charges], args=[delta for _, delta in charges])
+        with classified(self.redis):
+            await self._adjust(keys=[self._key(c) for c, _ in charges], args=[delta for _, delta in charges])

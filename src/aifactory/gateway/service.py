@@ -120,9 +120,10 @@ class Gateway:
         self.runs.start()
 
     async def aclose(self) -> None:
-        """Stop the run writer and close upstream connections."""
+        """Stop the run writer and close upstream connections (and the counters' Redis)."""
         self.runs.stop()
         await self.http.aclose()
+        await self.spending.aclose()
 
     # --- models -----------------------------------------------------------------------------------
 

@@ -7,16 +7,26 @@ corrected. Counters live in the process, or in Redis when several replicas share
 
 Rate limits per key and team are the settings' defaults unless the key or team has limits of its own
 (`LimitSource`: the identity directory's in-memory cache, so admission reads no database).
+
+When Redis does not answer, a call that needs the counters is refused with `CounterUnavailableError`
+(503): fail closed. A settle that fails after the call is logged and counted, never raised (the run
+is still recorded); its reservation lapses by its TTL and its spend is retried in the background, so
+the budget learns of it once Redis is back.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from prometheus_client import CollectorRegistry, Counter
+
+from aifactory.errors import CounterUnavailableError
 from aifactory.gateway.budgets import (
     BudgetBook,
     BudgetCounter,
@@ -27,16 +37,24 @@ from aifactory.gateway.budgets import (
 )
 from aifactory.gateway.pricing import PriceBook, UnknownPricePolicy
 from aifactory.gateway.ratelimits import InProcessRateStore, Permit, RateLimit, RateLimiter, RedisRateStore
+from aifactory.gateway.shared_counters import connect
 from aifactory.gateway.specs import DeploymentSpec, RouteSpec
 from aifactory.gateway.types import Usage
 from aifactory.ledger import Ledger
 from aifactory.settings import Settings
 from aifactory.store.db import Database
 
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
 __all__ = ["Admission", "LimitSource", "Spending"]
+
+log = logging.getLogger(__name__)
 
 _RESERVATION_SLACK = 60.0
 """Seconds a reservation outlives its route's request deadline before it lapses by itself."""
+_RETRY_FIRST, _RETRY_MAX = 0.5, 10.0
+"""Seconds between retries of failed settles: doubling from the first to the most."""
 
 
 @dataclass
@@ -66,7 +84,13 @@ class Spending:
     """Prices calls, enforces budgets by reservation and rate limits, settles after the call."""
 
     def __init__(
-        self, settings: Settings, db: Database, ledger: Ledger, *, limits: LimitSource | None = None
+        self,
+        settings: Settings,
+        db: Database,
+        ledger: Ledger,
+        *,
+        limits: LimitSource | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.prices = PriceBook()
@@ -75,15 +99,28 @@ class Spending:
         )
         self.budgets = BudgetBook(db, ledger)
         self.overrides: LimitSource = limits or _Defaults()
+        self.failures = Counter(
+            "aifactory_gateway_counter_failures_total",
+            "Budget and rate-limit counter operations that failed because the store (Redis) did not answer",
+            ["operation"],
+            registry=registry,
+        )
+        self._retry: asyncio.Task[None] | None = None
+        self._redis: Redis | None = None
         if settings.redis_url:
-            import redis.asyncio as redis
-
-            client = redis.Redis.from_url(settings.redis_url)
+            self._redis = client = connect(settings.redis_url, timeout=settings.redis_timeout)
             self.counter = BudgetCounter(RedisBudgetStore(client), RunSpend(db))
             self.limiter = RateLimiter(RedisRateStore(client))
         else:
             self.counter = BudgetCounter(InProcessBudgetStore(), RunSpend(db))
             self.limiter = RateLimiter(InProcessRateStore())
+
+    async def aclose(self) -> None:
+        """Stop retrying failed settles and close the connections to Redis (in the serving loop)."""
+        if self._retry is not None:
+            self._retry.cancel()
+        if self._redis is not None:
+            await self._redis.aclose()
 
     def is_priced(self, name: str, spec: DeploymentSpec) -> bool:
         """Whether the deployment's price is known."""
@@ -117,14 +154,18 @@ class Spending:
             worst = None if case is None or worst is None else max(worst, case)
         budgets = self.budgets.applicable(key_id=key_id, team_id=team_id, use_case=use_case)
         ttl = route.timeout_seconds + _RESERVATION_SLACK
-        reservation = await self.counter.reserve(budgets, worst, at=at, ttl=ttl) if budgets else None
         tokens = prompt_tokens + max_output_tokens
         limits = self._limits(candidates, key_id, team_id)
+        reservation: Reservation | None = None
+        permit: Permit | None = None
         try:
+            reservation = await self.counter.reserve(budgets, worst, at=at, ttl=ttl) if budgets else None
             permit = await self.limiter.acquire(limits, tokens) if limits else None
-        except BaseException:
+        except BaseException as error:
+            if isinstance(error, CounterUnavailableError):
+                self.failures.labels("admit").inc()
             if reservation is not None:
-                await self.counter.release(reservation)
+                await self._release(reservation)
             raise
         return Admission(at, reservation, permit, tokens)
 
@@ -150,11 +191,43 @@ class Spending:
 
     async def settle(self, admission: Admission, cost: Decimal | None, usage: Usage, *, spent: bool) -> None:
         """Settle the reservation to the actual cost (release it when nothing was spent), correct
-        the token charge."""
+        the token charge. Never raises for want of the counters' store: the call is over."""
         if admission.reservation is not None:
-            if spent:
-                await self.counter.settle(admission.reservation, cost)
+            if not spent:
+                await self._release(admission.reservation)
             else:
-                await self.counter.release(admission.reservation)
+                try:
+                    await self.counter.settle(admission.reservation, cost)
+                except CounterUnavailableError as error:
+                    self._failed("settle", error, "its spend is retried until the store is back")
+                    self._retry_unsettled()
         if admission.permit is not None:
-            await self.limiter.adjust(admission.permit, usage.total_tokens)
+            try:
+                await self.limiter.adjust(admission.permit, usage.total_tokens)
+            except CounterUnavailableError as error:
+                self._failed("adjust", error, "the token estimate stands")
+
+    async def _release(self, reservation: Reservation) -> None:
+        try:
+            await self.counter.release(reservation)
+        except CounterUnavailableError as error:
+            self._failed("release", error, "the reservation lapses by its TTL")
+
+    def _failed(self, operation: str, error: CounterUnavailableError, consequence: str) -> None:
+        self.failures.labels(operation).inc()
+        log.warning("budget counters: %s failed, %s: %s", operation, consequence, error.detail)
+
+    def _retry_unsettled(self) -> None:
+        """Retry the failed settles in the background until the store takes them."""
+        if self._retry is None or self._retry.done():
+            self._retry = asyncio.get_running_loop().create_task(self._settle_unsettled())
+
+    async def _settle_unsettled(self) -> None:
+        delay = _RETRY_FIRST
+        while self.counter.unsettled:
+            await asyncio.sleep(delay)
+            try:
+                await self.counter.settle_unsettled()
+            except CounterUnavailableError:
+                delay = min(delay * 2, _RETRY_MAX)
+        log.info("budget counters: every settle that failed while the store was away is recorded")
