@@ -24,6 +24,7 @@ from aifactory.errors import (
 )
 from aifactory.gateway.classify import classify_response, classify_stream_error
 from aifactory.gateway.pricing import PriceBook
+from aifactory.gateway.providers._upstream import Transport
 from aifactory.gateway.providers.anthropic import ANTHROPIC_VERSION, AnthropicModel
 from aifactory.gateway.specs import DeploymentSpec
 from aifactory.gateway.types import ChatRequest, ChatResponse, Delta, EmbeddingRequest, StreamEnd, StreamEvent
@@ -77,7 +78,7 @@ def request(text: str = "hello there world", **extra: Any) -> ChatRequest:
 
 def complete(fake: FakeProvider, chat: ChatRequest, **spec_extra: Any) -> ChatResponse:
     async def call() -> ChatResponse:
-        async with httpx.AsyncClient() as client:
+        async with Transport() as client:
             return await AnthropicModel("claude", spec(fake, **spec_extra), client).complete(chat)
 
     return asyncio.run(call())
@@ -85,7 +86,7 @@ def complete(fake: FakeProvider, chat: ChatRequest, **spec_extra: Any) -> ChatRe
 
 def stream(fake: FakeProvider, chat: ChatRequest, **spec_extra: Any) -> list[StreamEvent]:
     async def call() -> list[StreamEvent]:
-        async with httpx.AsyncClient() as client:
+        async with Transport() as client:
             model = AnthropicModel("claude", spec(fake, **spec_extra), client)
             return [event async for event in model.stream(chat)]
 
@@ -99,7 +100,7 @@ def stream_until_error(
     received: list[Delta] = []
 
     async def call() -> None:
-        async with httpx.AsyncClient() as client:
+        async with Transport() as client:
             async for event in AnthropicModel("claude", spec(fake, **spec_extra), client).stream(chat):
                 assert isinstance(event, Delta), "a failing stream must not end"
                 received.append(event)
@@ -391,7 +392,7 @@ def upstream_stream(events: list[dict[str, Any]]) -> list[StreamEvent]:
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse)
 
     async def call() -> list[StreamEvent]:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        async with Transport(streams=httpx.AsyncClient(transport=httpx.MockTransport(answer))) as client:
             deployed = DeploymentSpec(provider="anthropic", upstream_model=MODEL)
             return [event async for event in AnthropicModel("claude", deployed, client).stream(request())]
 
@@ -515,7 +516,7 @@ def test_a_wrong_key_is_refused_by_the_upstream(fake: FakeProvider, monkeypatch:
 
 def test_embeddings_are_refused_clearly(fake: FakeProvider) -> None:
     async def call() -> None:
-        async with httpx.AsyncClient() as client:
+        async with Transport() as client:
             await AnthropicModel("claude", spec(fake), client).embed(EmbeddingRequest(model="e", input="x"))
 
     with pytest.raises(UpstreamBadRequestError, match="no embeddings API"):

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import httpx
 from opentelemetry.trace import Span
 
 from aifactory.catalog import Catalog
@@ -24,6 +23,7 @@ from aifactory.errors import (
 )
 from aifactory.gateway.builtin import ProviderContext
 from aifactory.gateway.provider import Model
+from aifactory.gateway.providers._upstream import Transport
 from aifactory.gateway.reliability import Breaking, CircuitBreaker, Fallback, LatencyStats, Measured, Retrying
 from aifactory.gateway.routing import Constraints, order_candidates
 from aifactory.gateway.runs import RunRecord, RunWriter, subject_hash
@@ -100,10 +100,7 @@ class Gateway:
         self.latency = LatencyStats()
         self.breakers: dict[str, CircuitBreaker] = {}
         self.runs = RunWriter(db, batch_size=settings.ledger_batch_size)
-        self.http = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
-            timeout=httpx.Timeout(60, connect=10),
-        )
+        self.http = Transport()
         self.context = ProviderContext(self.http, settings)
         self.snapshot = Snapshot()
         self._models: dict[tuple[str, str, str], Model] = {}

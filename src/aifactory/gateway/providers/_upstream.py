@@ -1,21 +1,33 @@
 """HTTP to model vendors, shared by the providers: the API key by reference, one POST or one stream
-with transport failures and error statuses classified, JSON answers checked."""
+with transport failures and error statuses classified, JSON answers checked.
+
+Two connection pools (`Transport`). Whole answers go through aiohttp: it is the gateway's hottest
+loop, and on the benchmark machine an httpx request to a loopback upstream costs about 1.6 ms of CPU
+against aiohttp's 0.4 ms. Streams go through httpx: when an upstream cuts a stream, aiohttp raises
+at once and drops the events it had already received in the same read, while httpx hands them over
+first; a gateway must forward what was sent before it reports the cut.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx
 
 from aifactory.errors import UpstreamAuthError, UpstreamTimeoutError, UpstreamUnavailableError
 from aifactory.gateway.classify import classify_response
 
-__all__ = ["Upstream", "api_key", "json_object"]
+__all__ = ["Reply", "Transport", "Upstream", "api_key", "json_object"]
+
+_CONNECT_SECONDS = 10.0
+_MAX_CONNECTIONS = 512
 
 
 def api_key(name: str, env: str | None) -> str | None:
@@ -34,31 +46,93 @@ def api_key(name: str, env: str | None) -> str | None:
 
 @contextlib.contextmanager
 def _transport_errors(name: str, timeout: float, what: str) -> Iterator[None]:
-    """httpx's timeouts and broken connections as `UpstreamTimeoutError` and `UpstreamUnavailableError`."""
+    """Timeouts and broken connections (aiohttp's and httpx's) as `UpstreamTimeoutError` and
+    `UpstreamUnavailableError`."""
     try:
         yield
-    except httpx.TimeoutException as exc:
+    except (httpx.TimeoutException, TimeoutError) as exc:
         raise UpstreamTimeoutError(f"{name}: {what} within {timeout}s", deployment=name) from exc
-    except httpx.TransportError as exc:
-        raise UpstreamUnavailableError(f"{name}: {type(exc).__name__}: {exc}", deployment=name) from exc
+    except (httpx.TransportError, aiohttp.ClientError) as exc:
+        raise UpstreamUnavailableError(
+            f"{name}: {type(exc).__name__}: {str(exc)[:300]}", deployment=name
+        ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A whole upstream answer."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
+class Transport:
+    """The gateway's connection pools to model vendors: aiohttp for whole answers (one session per
+    event loop: a session belongs to the loop it was made on), httpx for streams."""
+
+    def __init__(self, *, streams: httpx.AsyncClient | None = None) -> None:
+        self.streams = streams or httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=128),
+            timeout=httpx.Timeout(60, connect=_CONNECT_SECONDS),
+        )
+        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+
+    def session(self) -> aiohttp.ClientSession:
+        """The aiohttp session of the running event loop."""
+        loop = asyncio.get_running_loop()
+        session = self._sessions.get(loop)
+        if session is None:
+            for gone in [other for other in self._sessions if other.is_closed()]:
+                del self._sessions[gone]
+            connector = aiohttp.TCPConnector(limit=_MAX_CONNECTIONS, ttl_dns_cache=300)
+            session = self._sessions[loop] = aiohttp.ClientSession(connector=connector)
+        return session
+
+    async def post(self, url: str, body: dict[str, Any], headers: dict[str, str], timeout: float) -> Reply:
+        """POST `body` as JSON and read the whole answer (per-read deadline `timeout`)."""
+        limits = aiohttp.ClientTimeout(
+            total=None, sock_connect=min(timeout, _CONNECT_SECONDS), sock_read=timeout
+        )
+        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        headers = {"content-type": "application/json", **headers}
+        async with self.session().post(url, data=data, headers=headers, timeout=limits) as response:
+            return Reply(response.status, response.headers, await response.read())
+
+    async def __aenter__(self) -> Transport:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close both pools (the sessions of event loops that are gone are dropped)."""
+        await self.streams.aclose()
+        sessions, self._sessions = self._sessions, {}
+        running = asyncio.get_running_loop()
+        for loop, session in sessions.items():
+            if loop is running:
+                await session.close()
+            elif not loop.is_closed():
+                asyncio.run_coroutine_threadsafe(session.close(), loop)
 
 
 @dataclass(frozen=True)
 class Upstream:
-    """How one deployment reaches its vendor: the shared connection pool, its name in errors, and
+    """How one deployment reaches its vendor: the shared connection pools, its name in errors, and
     its per-attempt deadline."""
 
-    client: httpx.AsyncClient
+    transport: Transport
     name: str
     timeout: float
 
-    async def post(self, url: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+    async def post(self, url: str, body: dict[str, Any], headers: dict[str, str]) -> Reply:
         """A whole answer, or the classified `UpstreamError`."""
         with _transport_errors(self.name, self.timeout, "no answer"):
-            response = await self.client.post(url, json=body, headers=headers, timeout=self.timeout)
-        if response.status_code >= 400:
-            raise classify_response(self.name, response.status_code, response.headers, response.content)
-        return response
+            reply = await self.transport.post(url, body, headers, self.timeout)
+        if reply.status >= 400:
+            raise classify_response(self.name, reply.status, reply.headers, reply.content)
+        return reply
 
     @contextlib.asynccontextmanager
     async def stream(
@@ -67,7 +141,9 @@ class Upstream:
         """A streamed answer whose status is below 400; transport failures while it is read, in the
         `async with` block too, become `UpstreamTimeoutError` or `UpstreamUnavailableError`."""
         with _transport_errors(self.name, self.timeout, "no answer or stream chunk"):
-            request = self.client.stream("POST", url, json=body, headers=headers, timeout=self.timeout)
+            request = self.transport.streams.stream(
+                "POST", url, json=body, headers=headers, timeout=self.timeout
+            )
             async with request as response:
                 if response.status_code >= 400:
                     content = await response.aread()

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-import httpx
-
 from aifactory.errors import UpstreamBadRequestError
 from aifactory.gateway.providers import _upstream
 from aifactory.gateway.providers._anthropic_request import messages_body
@@ -43,12 +41,11 @@ def _base_url(spec: DeploymentSpec) -> str:
 class AnthropicModel:
     """One deployment on Anthropic's Messages API (or a server that speaks it)."""
 
-    def __init__(self, name: str, spec: DeploymentSpec, client: httpx.AsyncClient) -> None:
+    def __init__(self, name: str, spec: DeploymentSpec, transport: _upstream.Transport) -> None:
         self.name = name
         self.spec = spec
-        self.client = client
         self.url = f"{_base_url(spec)}/messages"
-        self.upstream = _upstream.Upstream(client, name, spec.timeout_seconds)
+        self.upstream = _upstream.Upstream(transport, name, spec.timeout_seconds)
 
     def _headers(self) -> dict[str, str]:
         headers = {"anthropic-version": ANTHROPIC_VERSION}

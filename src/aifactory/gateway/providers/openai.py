@@ -10,7 +10,7 @@ import httpx
 
 from aifactory.errors import UpstreamUnavailableError
 from aifactory.gateway.classify import classify_stream_error
-from aifactory.gateway.providers._upstream import Upstream, api_key, json_object
+from aifactory.gateway.providers._upstream import Reply, Transport, Upstream, api_key, json_object
 from aifactory.gateway.specs import DeploymentSpec
 from aifactory.gateway.types import (
     ChatRequest,
@@ -23,24 +23,23 @@ from aifactory.gateway.types import (
     Usage,
 )
 
-__all__ = ["OpenAIModel", "OpenAIProvider"]
+__all__ = ["OpenAIModel"]
 
 
 class OpenAIModel:
     """One deployment on an OpenAI-compatible upstream."""
 
-    def __init__(self, name: str, spec: DeploymentSpec, client: httpx.AsyncClient) -> None:
+    def __init__(self, name: str, spec: DeploymentSpec, transport: Transport) -> None:
         self.name = name
         self.spec = spec
-        self.client = client
         self.base_url = str(spec.base_url).rstrip("/")
-        self.upstream = Upstream(client, name, spec.timeout_seconds)
+        self.upstream = Upstream(transport, name, spec.timeout_seconds)
 
     def _headers(self) -> dict[str, str]:
         key = api_key(self.name, self.spec.credentials_env)
         return {} if key is None else {"Authorization": f"Bearer {key}"}
 
-    async def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+    async def _post(self, path: str, body: dict[str, Any]) -> Reply:
         return await self.upstream.post(f"{self.base_url}{path}", body, self._headers())
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
@@ -106,16 +105,3 @@ async def _sse_events(name: str, response: httpx.Response) -> AsyncIterator[Stre
             chunks += 1
             yield Delta(choices)
     raise UpstreamUnavailableError(f"{name}: the stream ended without [DONE] (cut off)", deployment=name)
-
-
-class OpenAIProvider:
-    """Builds models for `openai` deployments, sharing one HTTP connection pool."""
-
-    kind = "openai"
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    def model(self, name: str, spec: DeploymentSpec) -> OpenAIModel:
-        """A model for one deployment."""
-        return OpenAIModel(name, spec, self.client)
