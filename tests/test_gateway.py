@@ -12,6 +12,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from aifactory.gateway.providers._upstream import Transport
+from aifactory.gateway.providers.openai import OpenAIModel
+from aifactory.gateway.specs import DeploymentSpec
+from aifactory.gateway.types import ChatRequest
 from aifactory.testing import FakeProvider
 from conftest import LiveServer
 from gateway_helpers import app_key, deployment, publish, wait_for_route
@@ -53,6 +57,15 @@ def test_completion_through_the_openai_sdk(sdk: openai.OpenAI, live_server: Live
     assert run["status"] == "ok"
     assert run["price_known"] is True
     assert float(run["cost_usd"]) > 0
+
+
+def test_the_reserved_output_limit_is_sent_upstream(sdk: openai.OpenAI, fake: FakeProvider) -> None:
+    # A request without a limit is reserved at the route's default_max_tokens (1024): the upstream
+    # must be held to it, or it could spend past the reservation. A limit of its own passes as is.
+    sdk.chat.completions.create(model="chat-fake", messages=[{"role": "user", "content": "x"}])
+    sdk.chat.completions.create(model="chat-fake", max_tokens=7, messages=[{"role": "user", "content": "y"}])
+    sent = [call.body for call in fake.calls if call.path.endswith("/chat/completions")]
+    assert [body.get("max_tokens") for body in sent[-2:]] == [1024, 7]
 
 
 def test_streaming_through_the_openai_sdk(sdk: openai.OpenAI) -> None:
@@ -159,3 +172,22 @@ def test_calls_are_measured_and_traced(
     assert attributes["gen_ai.operation.name"] == "chat"
     assert attributes["gen_ai.usage.input_tokens"] == 2
     assert attributes["aifactory.deployment"] == "fake-a"
+
+
+@pytest.mark.parametrize(
+    ("base_url", "field"),
+    [
+        ("https://api.openai.com/v1", "max_completion_tokens"),
+        ("https://eu.openai.azure.com/openai/v1", "max_completion_tokens"),
+        ("http://127.0.0.1:8000/v1", "max_tokens"),
+    ],
+)
+def test_official_openai_gets_the_output_limit_as_max_completion_tokens(base_url: str, field: str) -> None:
+    spec = DeploymentSpec(provider="openai", base_url=base_url, upstream_model="gpt-x")
+    model = OpenAIModel("d", spec, Transport())
+    request = ChatRequest.model_validate(
+        {"model": "r", "max_tokens": 9, "messages": [{"role": "user", "content": "x"}]}
+    )
+    body = model.request_body(request, stream=False)
+    assert body[field] == 9
+    assert set(body) & {"max_tokens", "max_completion_tokens"} == {field}

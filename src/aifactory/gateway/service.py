@@ -264,8 +264,16 @@ class Gateway:
         route = self.snapshot.routes.get(request.model)
         return request.output_limit(route.default_max_tokens if route else 1024)
 
+    def _bounded(self, request: ChatRequest) -> ChatRequest:
+        """The request with the output limit its budget reservation assumed, sent upstream: without
+        it an upstream may write past the worst case that was reserved."""
+        if request.max_tokens or request.max_completion_tokens:
+            return request
+        return request.model_copy(update={"max_tokens": self._output_limit(request)})
+
     async def chat(self, request: ChatRequest, call: CallContext) -> tuple[ChatResponse, RunRecord]:
         """A whole completion through the route named by `request.model`."""
+        request = self._bounded(request)
         c = await self._open(
             request.model,
             "chat",
@@ -289,6 +297,7 @@ class Gateway:
         self, request: ChatRequest, call: CallContext
     ) -> tuple[RunRecord, AsyncIterator[StreamEvent]]:
         """A streamed completion: the run (its id is known at once) and the events."""
+        request = self._bounded(request)
         c = await self._open(
             request.model,
             "chat",

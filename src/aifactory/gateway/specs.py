@@ -103,7 +103,7 @@ class RouteSpec(InputModel):
         default=1024,
         ge=1,
         le=10_000_000,
-        description="Output limit assumed for worst-case cost when the request sets none.",
+        description="Output limit for requests that set none: sent upstream and reserved as the worst case.",
     )
 
     @model_validator(mode="after")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -34,6 +35,16 @@ class OpenAIModel:
         self.spec = spec
         self.base_url = str(spec.base_url).rstrip("/")
         self.upstream = Upstream(transport, name, spec.timeout_seconds)
+        host = urlsplit(self.base_url).hostname or ""
+        # OpenAI's own API (and Azure's) take the output limit as `max_completion_tokens`; its
+        # reasoning models refuse `max_tokens`. Other OpenAI-compatible servers know `max_tokens`.
+        self.renames_max_tokens = host.endswith((".openai.com", ".openai.azure.com"))
+
+    def request_body(self, request: ChatRequest, **extra: Any) -> dict[str, Any]:
+        body = request.upstream_body(self.spec.upstream_model) | extra
+        if self.renames_max_tokens and "max_tokens" in body:
+            body.setdefault("max_completion_tokens", body.pop("max_tokens"))
+        return body
 
     def _headers(self) -> dict[str, str]:
         key = api_key(self.name, self.spec.credentials_env)
@@ -44,7 +55,7 @@ class OpenAIModel:
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """A whole completion."""
-        body = request.upstream_body(self.spec.upstream_model) | {"stream": False}
+        body = self.request_body(request, stream=False)
         data = json_object(self.name, (await self._post("/chat/completions", body)).content)
         usage = data.get("usage") or {}
         return ChatResponse(
@@ -55,10 +66,7 @@ class OpenAIModel:
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Deltas as the upstream sends them, then the usage it reported (or our count)."""
-        body = request.upstream_body(self.spec.upstream_model) | {
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
+        body = self.request_body(request, stream=True, stream_options={"include_usage": True})
         url = f"{self.base_url}/chat/completions"
         async with self.upstream.stream(url, body, self._headers()) as response:
             async for event in _sse_events(self.name, response):
