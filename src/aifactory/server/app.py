@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from aifactory import __version__
 from aifactory.runtime import Runtime
 from aifactory.server import problems
+from aifactory.server.edge import GatewayEdge
 from aifactory.server.metrics import Metrics
 from aifactory.server.middleware import RequestMiddleware
 from aifactory.server.routes import assets, budgets, health, identity, ledger, openai_compat, runs
@@ -72,5 +73,6 @@ def create_app(
         runs.router,
     ):
         app.include_router(router)
+    app.add_middleware(GatewayEdge)  # inside RequestMiddleware: added first, wraps less
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app

@@ -13,7 +13,7 @@ from aifactory.errors import AuthenticationError
 from aifactory.identity.permissions import Resource, Subject
 from aifactory.runtime import Runtime
 
-__all__ = ["ACTION_KEY", "Caller", "ResourceOf", "authenticated", "permit", "runtime_of"]
+__all__ = ["ACTION_KEY", "Caller", "ResourceOf", "authenticated", "bearer_caller", "permit", "runtime_of"]
 
 ACTION_KEY = "x-aifactory-action"
 """OpenAPI extension naming the Cedar action of a route."""
@@ -49,9 +49,20 @@ async def authenticated(
 
     Async because keys are looked up in memory (the directory caches them all): a sync dependency
     would cost every request a round trip through the thread pool."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    bearer = credentials is not None and credentials.scheme.lower() == "bearer"
+    return _identify(request, credentials.credentials if credentials is not None and bearer else None)
+
+
+def bearer_caller(request: Request) -> Caller:
+    """`authenticated`, for a request served outside FastAPI's dependencies (`server.edge`)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return _identify(request, token.strip() if scheme.lower() == "bearer" else None)
+
+
+def _identify(request: Request, token: str | None) -> Caller:
+    if not token:
         raise AuthenticationError("send an API key as `Authorization: Bearer aif_...`")
-    subject, key_id = runtime_of(request).directory.identify(credentials.credentials)
+    subject, key_id = runtime_of(request).directory.identify(token)
     return Caller(subject, key_id)
 
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from aifactory.errors import AifactoryError, InvalidInputError, UpstreamError
 from aifactory.gateway.service import CallContext, Gateway
@@ -84,8 +84,13 @@ def _completion(run_id: str, alias: str, response: ChatResponse) -> dict[str, An
 @router.post("/chat/completions", openapi_extra=governed("gateway.chat"), summary="Chat completions (OpenAI)")
 async def chat_completions(
     request: Request, body: ChatRequest, caller: Caller = Depends(authenticated)
-) -> Any:
+) -> Response:
     """A completion from the route named by `model`, streamed (SSE) or whole."""
+    return await chat(request, body, caller)
+
+
+async def chat(request: Request, body: ChatRequest, caller: Caller) -> Response:
+    """Chat completions, for the route above and for the edge (`aifactory.server.edge`)."""
     call = _context(request, caller, body.metadata)
     gateway = _authorize(request, caller, "gateway.chat", body.model, call)
     if not body.stream:
@@ -128,8 +133,13 @@ async def _sse(
 @router.post("/embeddings", openapi_extra=governed("gateway.embed"), summary="Embeddings (OpenAI)")
 async def embeddings(
     request: Request, body: EmbeddingRequest, caller: Caller = Depends(authenticated)
-) -> Any:
+) -> Response:
     """Vectors from the route named by `model`."""
+    return await embed(request, body, caller)
+
+
+async def embed(request: Request, body: EmbeddingRequest, caller: Caller) -> Response:
+    """Embeddings, for the route above and for the edge (`aifactory.server.edge`)."""
     call = _context(request, caller, None)
     gateway = _authorize(request, caller, "gateway.embed", body.model, call)
     response, run = await gateway.embed(body, call)
