@@ -1,5 +1,5 @@
-"""The rate-limit options of `aifactory keys` and `aifactory teams`, through typer's runner: in process
-on a local data dir (both databases) and against a live server."""
+"""`aifactory budgets` and the rate-limit options of `aifactory keys` and `aifactory teams`, through
+typer's runner: in process on a local data dir (both databases) and against a live server."""
 
 from __future__ import annotations
 
@@ -64,6 +64,55 @@ def mode(request: pytest.FixtureRequest, database_url: str) -> str:
     """Each test runs in local mode and against a live server, on each database."""
     request.getfixturevalue(request.param)
     return str(request.param)
+
+
+def test_budgets_are_created_listed_shown_replaced_and_disabled(mode: str) -> None:
+    ok_json("teams", "create", "payments")
+    created = ok_json(
+        "budgets", "create", "team", "payments", "--limit-usd", "250.50", "--window", "month",
+        "--timezone", "Europe/Berlin",
+    )  # fmt: skip
+    assert created["id"].startswith("bud_")
+    assert (created["scope"], created["limit_usd"], created["window"]) == ("team", "250.5", "month")
+    assert created["timezone"] == "Europe/Berlin"
+    assert created["current"]["spent_usd"] == "0"
+    assert created["current"]["remaining_usd"] == "250.5"
+    daily = ok_json(
+        "budgets", "create", "use_case", "claims", "--limit-usd", "0.000000001", "--window", "day"
+    )
+    assert daily["limit_usd"] == "0.000000001"  # exact, never 1E-9
+
+    human = ok("budgets", "show", created["id"])
+    assert created["id"] in human
+    assert "$250.5" in human
+    assert "remaining" in human
+    shown = ok_json("budgets", "show", created["id"])
+    assert shown["current"]["window"] == created["current"]["window"]
+    assert [b["id"] for b in ok_json("budgets", "list")] == [created["id"], daily["id"]]
+    assert "claims" in ok("budgets", "list")
+
+    # A second enabled budget for the same subject and window is refused, naming the first.
+    duplicate = refused("budgets", "create", "team", "payments", "--limit-usd", "9", "--window", "month")
+    assert created["id"] in duplicate
+    assert "disable it first" in duplicate
+    problem = json.loads(
+        cli("budgets", "create", "team", "payments", "--limit-usd", "9", "--window", "month", "--json").stdout
+    )
+    assert (problem["status"], problem["budget_id"]) == (409, created["id"])
+    disabled = ok_json("budgets", "disable", created["id"])
+    assert disabled["disabled_at"] is not None
+    assert "already disabled" in refused("budgets", "disable", created["id"])
+    replacement = ok_json("budgets", "create", "team", "payments", "--limit-usd", "9", "--window", "month")
+    assert replacement["id"] != created["id"]
+    assert len(ok_json("budgets", "list")) == 3
+    assert "disabled" in ok("budgets", "list")
+
+    assert "window" in refused(
+        "budgets", "create", "team", "payments", "--limit-usd", "9", "--window", "year"
+    )
+    assert "no team" in refused("budgets", "create", "team", "nobody", "--limit-usd", "9", "--window", "day")
+    assert "no budget" in refused("budgets", "show", "bud_0123456789abcdef")
+    assert "budgets disable" in ok("budgets", "disable", "--help")
 
 
 def test_keys_and_teams_get_limits_of_their_own(mode: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import TypeVar
 
 import pytest
@@ -184,3 +185,23 @@ def test_ledger_entries_and_proofs_verify(live_server: LiveServer) -> None:
         with pytest.raises(InvalidInputError):
             client.ledger.inclusion_proof(size + 5, size)
         assert client.ledger.entries(size + 10_000) == []
+
+
+def test_budgets_and_limits_through_the_sync_client(live_server: LiveServer) -> None:
+    with Client(live_server.url, live_server.admin_key) as client:
+        team = client.teams.create("billing", rpm_limit=30)
+        assert (team.rpm_limit, team.tpm_limit) == (30, None)
+        assert client.teams.set_limits("billing", tpm_limit=5000).tpm_limit == 5000
+        assert client.teams.set_limits(team.id, reset=True).rpm_limit is None
+        budget = client.budgets.create(
+            "team", "billing", Decimal("12.5"), window="week", timezone="Asia/Tokyo"
+        )
+        assert (budget.subject, budget.limit_usd, budget.window) == (team.id, Decimal("12.5"), "week")
+        assert budget.current.remaining_usd == Decimal("12.5")
+        assert client.budgets.get(budget.id).current.window == budget.current.window
+        with pytest.raises(ConflictError) as duplicate:
+            client.budgets.create("team", team.id, "1", window="week")
+        assert duplicate.value.extra["budget_id"] == budget.id
+        assert client.budgets.disable(budget.id).disabled_at is not None
+        assert [b.id for b in client.budgets.list()] == [budget.id]
+        assert client.budgets.create("team", "billing", "1", window="week").id != budget.id

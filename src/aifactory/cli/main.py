@@ -7,7 +7,19 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from aifactory.cli import assets, chat, deployments, instance, keys, ledger, principals, routes, runs, teams
+from aifactory.cli import (
+    assets,
+    budgets,
+    chat,
+    deployments,
+    instance,
+    keys,
+    ledger,
+    principals,
+    routes,
+    runs,
+    teams,
+)
 from aifactory.cli._output import JSON_META, print_error
 from aifactory.errors import AifactoryError
 
@@ -44,6 +56,7 @@ app.add_typer(ledger.app, name="ledger")
 app.add_typer(deployments.app, name="deployments")
 app.add_typer(routes.app, name="routes")
 app.add_typer(runs.app, name="runs")
+app.add_typer(budgets.app, name="budgets")
 app.command("chat")(chat.chat)
 
 

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from aifactory.client._http import Channel
 from aifactory.client.assets import AssetsApi
+from aifactory.client.budgets import BudgetsApi
 from aifactory.client.gateway import GatewayApi
 from aifactory.client.identity import KeysApi, PrincipalsApi, TeamsApi
 from aifactory.client.ledger import LedgerApi
@@ -58,6 +59,7 @@ class AsyncClient:
         self.deployments = SpecsApi(self.assets, "deployment")
         self.routes = SpecsApi(self.assets, "route")
         self.gateway = GatewayApi(self._channel)
+        self.budgets = BudgetsApi(self._channel)
 
     @property
     def base_url(self) -> str:

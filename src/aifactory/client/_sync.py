@@ -15,6 +15,7 @@ import httpx
 
 from aifactory.client._async import AsyncClient
 from aifactory.client.assets import AssetsApi
+from aifactory.client.budgets import BudgetsApi
 from aifactory.client.gateway import GatewayApi
 from aifactory.client.identity import KeysApi, PrincipalsApi, TeamsApi
 from aifactory.client.ledger import LedgerApi
@@ -160,6 +161,7 @@ class Client:
         self.deployments: Blocking[SpecsApi] = Blocking(self._loop, self._async.deployments)
         self.routes: Blocking[SpecsApi] = Blocking(self._loop, self._async.routes)
         self.gateway: Blocking[GatewayApi] = Blocking(self._loop, self._async.gateway)
+        self.budgets: Blocking[BudgetsApi] = Blocking(self._loop, self._async.budgets)
 
     @property
     def base_url(self) -> str:

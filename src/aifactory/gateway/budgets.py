@@ -33,9 +33,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Literal, Protocol, cast
+from typing import Protocol, cast
 
-from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import Connection
 
 from aifactory.errors import (
@@ -45,6 +44,16 @@ from aifactory.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from aifactory.gateway.budget_records import (
+    MAX_LIMIT_USD,
+    SCOPES,
+    Budget,
+    BudgetIn,
+    BudgetStatus,
+    Scope,
+    WindowSpend,
+    plain,
+)
 from aifactory.gateway.budget_stores import (
     BudgetStore,
     InProcessBudgetStore,
@@ -52,10 +61,9 @@ from aifactory.gateway.budget_stores import (
     Slot,
     StoreOutcome,
 )
-from aifactory.gateway.windows import WINDOW_KINDS, Window, WindowKind, window_at, zone
+from aifactory.gateway.windows import WINDOW_KINDS, Window, WindowKind, zone
 from aifactory.ids import new_id
 from aifactory.ledger import Event, Ledger
-from aifactory.records import InputModel
 from aifactory.store import budget_rows, identity_rows
 from aifactory.store.changes import bump
 from aifactory.store.db import Database
@@ -69,6 +77,7 @@ __all__ = [
     "BudgetBook",
     "BudgetCounter",
     "BudgetIn",
+    "BudgetStatus",
     "BudgetStore",
     "Hold",
     "InProcessBudgetStore",
@@ -78,6 +87,7 @@ __all__ = [
     "Slot",
     "SpendSource",
     "StoreOutcome",
+    "WindowSpend",
     "from_nanos",
     "to_nanos",
 ]
@@ -85,10 +95,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TOPIC = "budgets"
-Scope = Literal["key", "team", "use_case"]
-SCOPES: tuple[str, ...] = ("key", "team", "use_case")
-MAX_LIMIT_USD = Decimal(9_000_000)
-"""Redis scripts compute in doubles: nano-dollar counts stay exact below 2**53 (about $9.007M)."""
 
 _NANO = Decimal("1e-9")
 _MAX_UNSETTLED = 100_000
@@ -102,49 +108,10 @@ def to_nanos(amount: Decimal, *, rounding: str = ROUND_CEILING) -> int:
 
 def from_nanos(nanos: int) -> Decimal:
     """Integer nano-dollars as dollars, without trailing zeros (`1.5`, not `1.500000000`)."""
-    return _plain(Decimal(nanos).scaleb(-9))
-
-
-def _plain(amount: Decimal) -> Decimal:
-    return amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount.normalize()
+    return plain(Decimal(nanos).scaleb(-9))
 
 
 # --- budgets ---------------------------------------------------------------------------------------
-
-
-class BudgetIn(InputModel):
-    """A new budget: at most `limit_usd` per `window` (day, week, month) in `timezone`."""
-
-    scope: str
-    subject: str
-    limit_usd: Decimal
-    window: str
-    timezone: str = "UTC"
-
-
-class Budget(BaseModel):
-    """A hard spending limit for one API key, team or use case over a calendar window."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    scope: Scope
-    subject: str
-    limit_usd: Decimal
-    window: WindowKind
-    timezone: str
-    created_by: str | None
-    created_at: datetime
-    disabled_at: datetime | None = None
-
-    @field_validator("limit_usd")
-    @classmethod
-    def _no_trailing_zeros(cls, value: Decimal) -> Decimal:
-        return _plain(value)  # SQLite hands back 10 decimal places: `5.0000000000`
-
-    def window_at(self, at: datetime) -> Window:
-        """The window of this budget that contains `at`."""
-        return window_at(self.window, self.timezone, at)
 
 
 def _field_error(field: str, message: str) -> InvalidInputError:
@@ -339,6 +306,18 @@ class Balance:
     def remaining(self) -> Decimal:
         """What is left to reserve (negative only if settled calls cost more than they reserved)."""
         return self.budget.limit_usd - self.spent - self.reserved
+
+    def status(self) -> BudgetStatus:
+        """The budget with this window's spend, as the API answers it."""
+        current = WindowSpend(
+            window=self.window.key,
+            start=self.window.start,
+            end=self.window.end,
+            spent_usd=self.spent,
+            reserved_usd=self.reserved,
+            remaining_usd=self.remaining,
+        )
+        return BudgetStatus(**self.budget.model_dump(), current=current)
 
 
 class BudgetCounter:
