@@ -299,7 +299,6 @@ def test_images_become_image_blocks(fake: FakeProvider) -> None:
             },
             "image",
         ),
-        ({"messages": [{"role": "tool", "content": "x"}]}, "tool_call_id"),
         (
             {
                 "messages": [

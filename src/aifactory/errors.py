@@ -237,7 +237,10 @@ STATUS_BY_ERROR: dict[type[AifactoryError], int] = {
 
 def error_code(cls: type[AifactoryError]) -> str:
     """The snake_case code of an error class (`BudgetExceededError` -> `budget_exceeded`), as sent in
-    OpenAI-shaped errors and read back by the SDK."""
+    OpenAI-shaped errors and read back by the SDK; OpenAI's own code where it has one for the same
+    failure, so that clients written for OpenAI recognise it."""
+    if cls is ContextWindowExceededError:
+        return "context_length_exceeded"
     name = cls.__name__.removesuffix("Error")
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 

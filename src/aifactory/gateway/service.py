@@ -16,6 +16,7 @@ from opentelemetry.trace import Span
 from aifactory.catalog import Catalog
 from aifactory.errors import (
     AifactoryError,
+    ContextWindowExceededError,
     InvalidInputError,
     NotFoundError,
     UpstreamError,
@@ -168,9 +169,11 @@ class Gateway:
             raise InvalidInputError(f"route {alias!r} serves {route.operation}, not {operation}")
         return route
 
-    def _candidates(self, alias: str, operation: str, call: CallContext) -> tuple[RouteSpec, list[str]]:
+    def _candidates(
+        self, alias: str, operation: str, call: CallContext, prompt_floor: int
+    ) -> tuple[RouteSpec, list[str]]:
         """The route and the deployments to try, best first (priced ones only when unknown prices
-        fail closed)."""
+        fail closed; ones whose context window the prompt surely exceeds left out)."""
         route = self.route(alias, operation)
         names = order_candidates(
             route,
@@ -184,6 +187,15 @@ class Gateway:
                 f"route {alias!r} has no deployment allowed for this request "
                 "(constraints on region, tags or kill switches exclude them all)"
             )
+        windows = {n: self.snapshot.deployments[n].context_window for n in names}
+        fitting = [n for n in names if (windows[n] or prompt_floor) >= prompt_floor]
+        if not fitting:
+            largest = max(w or 0 for w in windows.values())
+            raise ContextWindowExceededError(
+                f"route {alias!r}: the prompt is at least {prompt_floor} tokens, more than the context "
+                f"window of any of its deployments (the largest holds {largest})"
+            )
+        names = fitting
         if self.spending.policy.mode == "fail_closed":
             priced = [n for n in names if self.spending.is_priced(n, self.snapshot.deployments[n])]
             if not priced:
@@ -217,11 +229,12 @@ class Gateway:
         stream: bool,
         prompt_tokens: int,
         max_output: int,
+        prompt_floor: int = 0,
     ) -> _Call:
         """Plan the call and admit it (prices, budgets, rate limits); a refusal is recorded."""
         run = self._run(alias, operation, call, stream)
         try:
-            route, names = self._candidates(alias, operation, call)
+            route, names = self._candidates(alias, operation, call, prompt_floor)
             model = Fallback([self._deployment_model(name, route) for name in names])
             admission = await self.spending.admit(
                 route,
@@ -281,6 +294,7 @@ class Gateway:
             stream=False,
             prompt_tokens=_prompt_bound(request),
             max_output=self._output_limit(request),
+            prompt_floor=_prompt_floor(request),
         )
         token = current_trace.set(c.trace)
         try:
@@ -305,6 +319,7 @@ class Gateway:
             stream=True,
             prompt_tokens=_prompt_bound(request),
             max_output=self._output_limit(request),
+            prompt_floor=_prompt_floor(request),
         )
         return c.run, self._stream(c, request)
 
@@ -383,13 +398,23 @@ class Gateway:
         ]
 
 
+def _prompt_chars(request: ChatRequest) -> int:
+    return sum(
+        len(m.content) if isinstance(m.content, str) else len(str(m.content or "")) for m in request.messages
+    )
+
+
 def _prompt_bound(request: ChatRequest) -> int:
     """An upper bound on the prompt's tokens: tokenizers average three to four characters a token,
     rarely under two; plus a few tokens of chat framing per message."""
-    chars = sum(
-        len(m.content) if isinstance(m.content, str) else len(str(m.content or "")) for m in request.messages
-    )
-    return chars // 2 + 8 * len(request.messages) + 1
+    return _prompt_chars(request) // 2 + 8 * len(request.messages) + 1
+
+
+def _prompt_floor(request: ChatRequest) -> int:
+    """A lower bound on the prompt's tokens, for refusing prompts that cannot fit a context window
+    before paying for the attempt: text averages three to four characters a token; ten is beyond
+    what a real prompt packs (only long runs of one repeated character do)."""
+    return _prompt_chars(request) // 10
 
 
 async def _within(call: Any, seconds: float, alias: str) -> Any:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from aifactory.gateway.tools import check_tool_call_ids, check_tools
 
 __all__ = [
     "ChatRequest",
@@ -51,6 +53,17 @@ class ChatRequest(BaseModel):
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     metadata: dict[str, str] | None = None
+
+    @field_validator("tools")
+    @classmethod
+    def _tools(cls, tools: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        check_tools(tools or [])
+        return tools
+
+    @model_validator(mode="after")
+    def _tool_results(self) -> ChatRequest:
+        check_tool_call_ids(self.messages)
+        return self
 
     def output_limit(self, default: int) -> int:
         """The most output tokens this request may produce (for worst-case cost)."""

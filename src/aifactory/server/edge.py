@@ -16,6 +16,7 @@ log apply as to every route.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,17 +28,18 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from aifactory.gateway.service import CallContext
 from aifactory.gateway.types import ChatRequest, EmbeddingRequest
-from aifactory.server.auth import Caller, bearer_caller
+from aifactory.server.auth import Caller, bearer_caller, runtime_of
 from aifactory.server.routes import openai_compat
 
 __all__ = ["GatewayEdge"]
 
 Handler = Callable[[Request, Any, Caller], Awaitable[Response]]
 
-_ROUTES: dict[tuple[str, str], tuple[type[BaseModel], Handler]] = {
-    ("POST", "/v1/chat/completions"): (ChatRequest, openai_compat.chat),
-    ("POST", "/v1/embeddings"): (EmbeddingRequest, openai_compat.embed),
+_ROUTES: dict[tuple[str, str], tuple[str, type[BaseModel], Handler]] = {
+    ("POST", "/v1/chat/completions"): ("chat", ChatRequest, openai_compat.chat),
+    ("POST", "/v1/embeddings"): ("embeddings", EmbeddingRequest, openai_compat.embed),
 }
 
 
@@ -53,13 +55,18 @@ class GatewayEdge:
         if served is None or scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        model, handler = served
+        operation, model, handler = served
         fastapi_app: FastAPI = scope["app"]
         scope["route"] = self._route(fastapi_app, scope)
         request = Request(scope, receive)
         try:
             caller = bearer_caller(request)
-            body = _parse(model, await request.body())
+            raw = await request.body()
+            try:
+                body = _parse(model, raw)
+            except RequestValidationError as invalid:
+                _record_refusal(request, caller, operation, raw, invalid)
+                raise
             response = await handler(request, body, caller)
         except Exception as exc:  # answered as FastAPI would answer it: by the app's handlers
             response = await _handled(fastapi_app, request, exc)
@@ -81,6 +88,16 @@ def _parse(model: type[BaseModel], raw: bytes) -> Any:
         raise RequestValidationError(
             [{**error, "loc": ("body", *error.get("loc", ()))} for error in exc.errors()]
         ) from None
+
+
+def _record_refusal(request: Request, caller: Caller, operation: str, raw: bytes, error: Exception) -> None:
+    """A malformed call from a known caller is a refused call: a run record and a ledger entry."""
+    try:
+        alias = json.loads(raw).get("model")
+    except (ValueError, AttributeError):
+        alias = None
+    call = CallContext(subject=caller.subject, key_id=caller.key_id)
+    runtime_of(request).gateway.refuse(alias if isinstance(alias, str) else "", operation, call, error)
 
 
 async def _handled(app: FastAPI, request: Request, exc: Exception) -> Response:

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aifactory.identity.keys import redact_key
 from aifactory.server.metrics import Metrics
+from aifactory.server.openai_errors import OPENAI_PATHS, openai_error_body
 
 __all__ = ["RequestMiddleware"]
 
@@ -108,21 +109,26 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _send_too_large(send: Send, request_id: str, limit: int, path: str) -> None:
+    detail = f"the request body is larger than {limit} bytes (AIFACTORY_MAX_BODY_BYTES)"
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": "Payload too large",
         "status": 413,
-        "detail": f"the request body is larger than {limit} bytes (AIFACTORY_MAX_BODY_BYTES)",
+        "detail": detail,
         "instance": path,
         "request_id": request_id,
     }
+    media_type = b"application/problem+json"
+    if path in OPENAI_PATHS:
+        body = openai_error_body(None, status=413, message=detail, request_id=request_id)
+        media_type = b"application/json"
     payload = json.dumps(body).encode()
     await send(
         {
             "type": "http.response.start",
             "status": 413,
             "headers": [
-                (b"content-type", b"application/problem+json"),
+                (b"content-type", media_type),
                 (b"content-length", str(len(payload)).encode()),
                 (b"x-request-id", request_id.encode()),
             ],
