@@ -165,3 +165,17 @@ def test_an_oversized_body_is_a_413_in_openai_shape(live: LiveServer, key: str) 
 def test_embeddings_refuse_bad_input_too(live: LiveServer, key: str) -> None:
     error = error_of(post(live, key, {"model": "embeddings-x", "input": []}, path="/v1/embeddings"), 400)
     assert "input" in error["message"]
+
+
+def test_a_run_of_someone_else_reads_as_missing(live: LiveServer, key: str) -> None:
+    run_id = post(live, key, hello()).headers["x-aifactory-run-id"]
+    other = live.client(app_key(live, name="gw-other"))
+    for _ in range(100):  # the new key reaches the server through the change feed
+        theirs = other.get(f"/v1/runs/{run_id}")
+        if theirs.status_code != 401:
+            break
+        time.sleep(0.05)
+    missing = other.get("/v1/runs/run_" + "0" * 32)
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.json()["detail"] == f"no run {run_id!r} that you may read"
+    assert live.client(key).get(f"/v1/runs/{run_id}").status_code == 200
