@@ -1,6 +1,6 @@
 """Gateway overhead: direct to a fake upstream vs through aifactory vs through LiteLLM's proxy.
 
-    .venv/bin/python bench/gateway_overhead.py            # full run, about 15 minutes on 2 cores
+    .venv/bin/python bench/gateway_overhead.py            # full run, about 25 minutes on 2 cores
     .venv/bin/python bench/gateway_overhead.py --quick    # under 2 minutes: checks that it all works
 
 One run, one machine, one fake upstream (`aifactory.testing`, no token delay), every server a
