@@ -86,7 +86,8 @@ class Transport:
             for gone in [other for other in self._sessions if other.is_closed()]:
                 del self._sessions[gone]
             connector = aiohttp.TCPConnector(limit=_MAX_CONNECTIONS, ttl_dns_cache=300)
-            session = self._sessions[loop] = aiohttp.ClientSession(connector=connector)
+            # trust_env: HTTP(S)_PROXY and NO_PROXY apply, as they do to httpx (the streams)
+            session = self._sessions[loop] = aiohttp.ClientSession(connector=connector, trust_env=True)
         return session
 
     async def post(self, url: str, body: dict[str, Any], headers: dict[str, str], timeout: float) -> Reply:
