@@ -179,3 +179,11 @@ def test_a_run_of_someone_else_reads_as_missing(live: LiveServer, key: str) -> N
     assert theirs.status_code == missing.status_code == 404
     assert theirs.json()["detail"] == f"no run {run_id!r} that you may read"
     assert live.client(key).get(f"/v1/runs/{run_id}").status_code == 200
+
+
+def test_an_image_counts_as_an_image_not_as_its_bytes(live: LiveServer, key: str) -> None:
+    # The context-window check reads text only: a data URL's base64 is no prompt text.
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 4000}}
+    content = [{"type": "text", "text": "what is this"}, image]
+    response = post(live, key, hello(messages=[{"role": "user", "content": content}]))
+    assert response.status_code == 200, response.text

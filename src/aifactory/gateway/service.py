@@ -398,23 +398,39 @@ class Gateway:
         ]
 
 
-def _prompt_chars(request: ChatRequest) -> int:
-    return sum(
-        len(m.content) if isinstance(m.content, str) else len(str(m.content or "")) for m in request.messages
-    )
+_PART_TOKENS = 2000
+"""Upper bound on the tokens of one non-text content part (an image costs vendors about 1,100-1,600
+tokens whatever its size in bytes)."""
+
+
+def _prompt_size(request: ChatRequest) -> tuple[int, int]:
+    """Characters of text in the prompt, and how many parts are not text (images, audio, files)."""
+    chars = parts = 0
+    for message in request.messages:
+        if isinstance(message.content, str):
+            chars += len(message.content)
+            continue
+        for part in message.content or []:
+            text = part.get("text") if part.get("type") == "text" else None
+            if isinstance(text, str):
+                chars += len(text)
+            else:
+                parts += 1
+    return chars, parts
 
 
 def _prompt_bound(request: ChatRequest) -> int:
     """An upper bound on the prompt's tokens: tokenizers average three to four characters a token,
-    rarely under two; plus a few tokens of chat framing per message."""
-    return _prompt_chars(request) // 2 + 8 * len(request.messages) + 1
+    rarely under two; plus a few tokens of chat framing per message and a bound per image."""
+    chars, parts = _prompt_size(request)
+    return chars // 2 + 8 * len(request.messages) + _PART_TOKENS * parts + 1
 
 
 def _prompt_floor(request: ChatRequest) -> int:
     """A lower bound on the prompt's tokens, for refusing prompts that cannot fit a context window
     before paying for the attempt: text averages three to four characters a token; ten is beyond
-    what a real prompt packs (only long runs of one repeated character do)."""
-    return _prompt_chars(request) // 10
+    what a real prompt packs (only long runs of one repeated character do). Images count nothing."""
+    return _prompt_size(request)[0] // 10
 
 
 async def _within(call: Any, seconds: float, alias: str) -> Any:
