@@ -286,16 +286,7 @@ class Gateway:
 
     async def chat(self, request: ChatRequest, call: CallContext) -> tuple[ChatResponse, RunRecord]:
         """A whole completion through the route named by `request.model`."""
-        request = self._bounded(request)
-        c = await self._open(
-            request.model,
-            "chat",
-            call,
-            stream=False,
-            prompt_tokens=_prompt_bound(request),
-            max_output=self._output_limit(request),
-            prompt_floor=_prompt_floor(request),
-        )
+        request, c = await self._open_chat(request, call, stream=False)
         token = current_trace.set(c.trace)
         try:
             response = await _within(c.model.complete(request), c.route.timeout_seconds, request.model)
@@ -311,17 +302,25 @@ class Gateway:
         self, request: ChatRequest, call: CallContext
     ) -> tuple[RunRecord, AsyncIterator[StreamEvent]]:
         """A streamed completion: the run (its id is known at once) and the events."""
+        request, c = await self._open_chat(request, call, stream=True)
+        return c.run, self._stream(c, request)
+
+    async def _open_chat(
+        self, request: ChatRequest, call: CallContext, *, stream: bool
+    ) -> tuple[ChatRequest, _Call]:
+        """The request as it will be sent (with its output limit), admitted."""
         request = self._bounded(request)
+        chars, parts = _prompt_size(request)
         c = await self._open(
             request.model,
             "chat",
             call,
-            stream=True,
-            prompt_tokens=_prompt_bound(request),
+            stream=stream,
+            prompt_tokens=_prompt_bound(request, chars, parts),
             max_output=self._output_limit(request),
-            prompt_floor=_prompt_floor(request),
+            prompt_floor=chars // _MOST_CHARS_PER_TOKEN,
         )
-        return c.run, self._stream(c, request)
+        return request, c
 
     async def _stream(self, c: _Call, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         # Not reset at the end: the stream's first event is pulled in the request's context and
@@ -349,7 +348,7 @@ class Gateway:
             if not usage.total_tokens and sent:
                 # Cut off before the upstream reported usage: count what was sent (one token a
                 # chunk, the usual streaming granularity) so the partial call is not free.
-                usage = Usage(_prompt_bound(request), sent)
+                usage = Usage(_prompt_bound(request, *_prompt_size(request)), sent)
             raise
         finally:
             await events.aclose()  # type: ignore[attr-defined]
@@ -419,18 +418,18 @@ def _prompt_size(request: ChatRequest) -> tuple[int, int]:
     return chars, parts
 
 
-def _prompt_bound(request: ChatRequest) -> int:
-    """An upper bound on the prompt's tokens: tokenizers average three to four characters a token,
-    rarely under two; plus a few tokens of chat framing per message and a bound per image."""
-    chars, parts = _prompt_size(request)
+def _prompt_bound(request: ChatRequest, chars: int, parts: int) -> int:
+    """An upper bound on the prompt's tokens, from its `_prompt_size`: tokenizers average three to
+    four characters a token, rarely under two; plus a few tokens of chat framing per message and a
+    bound per image."""
     return chars // 2 + 8 * len(request.messages) + _PART_TOKENS * parts + 1
 
 
-def _prompt_floor(request: ChatRequest) -> int:
-    """A lower bound on the prompt's tokens, for refusing prompts that cannot fit a context window
-    before paying for the attempt: text averages three to four characters a token; ten is beyond
-    what a real prompt packs (only long runs of one repeated character do). Images count nothing."""
-    return _prompt_size(request)[0] // 10
+_MOST_CHARS_PER_TOKEN = 10
+"""For a lower bound on the prompt's tokens (its text characters divided by this), to refuse prompts
+that cannot fit a context window before paying for the attempt: text averages three to four
+characters a token; ten is beyond what a real prompt packs (only long runs of one repeated character
+do). Images count nothing."""
 
 
 async def _within(call: Any, seconds: float, alias: str) -> Any:
