@@ -5,6 +5,7 @@
     │   └── PayloadTooLargeError   413
     ├── AuthenticationError        401  no key, unknown key, expired or revoked key
     ├── PermissionDeniedError      403  a Cedar decision denied; names the policy
+│   └── PolicyDeniedError      403  a policy pack denied the request; lists the rules and their sources
     ├── NotFoundError              404  an id, name or index that does not exist
     ├── ConflictError              409  the state does not allow this change (duplicate, wrong status)
     │   └── GateRefusedError       409  a promotion's gates are unmet; lists every unmet condition
@@ -19,7 +20,9 @@
     │   ├── UpstreamAuthError      502  our credentials for the upstream were refused
     │   ├── UpstreamBadRequestError 400  the upstream refused the request as malformed
     │   └── ContentFilteredError   400  the upstream's content filter refused it
-    ├── CounterUnavailableError    503  the shared budget and rate-limit counters (Redis) do not answer
+    ├── GuardrailViolationError    422  input or output broke a content rule that blocks (names the rule)
+├── StoppedError               503  a kill switch stops this scope (names the switch)
+├── CounterUnavailableError    503  the shared budget and rate-limit counters (Redis) do not answer
     ├── LedgerIntegrityError       500  stored entries disagree with the tree or a signed checkpoint
     └── ConfigurationError         500  missing key file, uninitialised data dir, bad settings
 
@@ -45,14 +48,17 @@ __all__ = [
     "ContextWindowExceededError",
     "CounterUnavailableError",
     "GateRefusedError",
+    "GuardrailViolationError",
     "InvalidInputError",
     "LedgerIntegrityError",
     "LimitExceededError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "PolicyDeniedError",
     "RateLimitExceededError",
     "RateLimitedError",
+    "StoppedError",
     "UpstreamAuthError",
     "UpstreamBadRequestError",
     "UpstreamError",
@@ -96,6 +102,13 @@ class PermissionDeniedError(AifactoryError):
     """A permission decision denied the action; the message names the deciding policy."""
 
     title = "Forbidden"
+
+
+class PolicyDeniedError(PermissionDeniedError):
+    """A policy decision denied the request; `extra["decision_id"]` and `extra["reasons"]` say which
+    rule of which pack version, and the article it implements."""
+
+    title = "Denied by policy"
 
 
 class NotFoundError(AifactoryError):
@@ -194,6 +207,20 @@ class ContentFilteredError(UpstreamError):
     title = "Content filtered"
 
 
+class GuardrailViolationError(AifactoryError):
+    """Input or output broke a content rule whose action is to block; `extra["rule"]` names it.
+    Nothing that broke the rule was sent (to the model, or to the caller)."""
+
+    title = "Guardrail violation"
+
+
+class StoppedError(AifactoryError):
+    """A kill switch stops this scope (global, jurisdiction, use case, deployment or tool);
+    `extra["switch"]` names it and its reason."""
+
+    title = "Stopped by a kill switch"
+
+
 class CounterUnavailableError(AifactoryError):
     """The store of shared budget and rate-limit counters (Redis) did not answer: calls that need
     it are refused (fail closed) until it is back."""
@@ -230,6 +257,8 @@ STATUS_BY_ERROR: dict[type[AifactoryError], int] = {
     ContentFilteredError: 400,
     UpstreamError: 502,
     CounterUnavailableError: 503,
+    GuardrailViolationError: 422,
+    StoppedError: 503,
     LedgerIntegrityError: 500,
     ConfigurationError: 500,
 }
