@@ -23,15 +23,28 @@ class Constraints:
 
     regions: frozenset[str] | None = None
     required_tags: frozenset[str] = frozenset()
+    allowed_tags: frozenset[str] | None = None
     excluded: frozenset[str] = field(default_factory=frozenset)
 
     def allows(self, name: str, spec: DeploymentSpec) -> bool:
         """Whether the deployment passes every constraint."""
         if name in self.excluded or spec.status == "retired":
             return False
-        if self.regions is not None and spec.region not in self.regions:
+        if self.regions is not None and not _in_region(spec, self.regions):
+            return False
+        if self.allowed_tags is not None and not self.allowed_tags & set(spec.tags):
             return False
         return self.required_tags <= set(spec.tags)
+
+
+def _in_region(spec: DeploymentSpec, regions: frozenset[str]) -> bool:
+    """Whether the deployment runs in one of the regions, named exactly (case-insensitive): no
+    prefixes, since `eu-west-2` is London and `eu-central-2` Zurich. A `local` deployment runs inside
+    this process, so data sent to it goes to no other processor and stays where the platform runs:
+    it passes every region constraint."""
+    if spec.provider == "local":
+        return True
+    return spec.region.lower() in {r.lower() for r in regions}
 
 
 PriceOf = Callable[[str, DeploymentSpec], Decimal | None]

@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from aifactory.errors import NotFoundError
 from aifactory.ledger import Event
+from aifactory.policy.decision import Obligations
 from aifactory.store import ledger_rows, run_rows
 from aifactory.store.db import Database
 from aifactory.store.group_commit import GroupCommitWriter
@@ -41,6 +42,7 @@ class RunRecord:
     use_case: str | None = None
     jurisdiction: str | None = None
     surface: str | None = None
+    risk_class: str | None = None
     subject_hash: str | None = None
     deployment: str | None = None
     upstream_model: str | None = None
@@ -53,7 +55,13 @@ class RunRecord:
     completion_tokens: int = 0
     cost_usd: Decimal | None = None
     price_known: bool = True
+    decision_id: str | None = None
+    decision_outcome: str | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    decision: dict[str, Any] | None = None
+    """The decision's ledger fields (id, outcome, digest, packs): in the ledger entry, not the row."""
+    obligations: Obligations | None = None
+    """The decision's obligations, for the response (disclosures, review): in neither."""
 
     def row(self) -> dict[str, Any]:
         """The `runs` table row."""
@@ -71,10 +79,12 @@ class RunRecord:
         for name in ("latency_ms", "ttft_ms"):
             data[name] = None if data[name] is None else str(data[name])
         data["attempts"] = [{**a, "latency_ms": str(a["latency_ms"])} for a in self.attempts]
+        data.update(self.decision or {})
         return Event(f"run.{self.status}", f"run:{self.id}", self.principal_id, data, self.created_at)
 
 
-_FIELDS = tuple(f.name for f in fields(RunRecord))
+_NOT_IN_ROW = frozenset({"decision", "obligations"})
+_FIELDS = tuple(f.name for f in fields(RunRecord) if f.name not in _NOT_IN_ROW)
 
 
 def _sink(conn: Connection, records: Sequence[RunRecord]) -> None:

@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,7 @@ from opentelemetry.trace import Span
 from aifactory.catalog import Catalog
 from aifactory.errors import (
     AifactoryError,
+    ConfigurationError,
     ContextWindowExceededError,
     InvalidInputError,
     NotFoundError,
@@ -23,6 +25,7 @@ from aifactory.errors import (
     UpstreamTimeoutError,
 )
 from aifactory.gateway.builtin import ProviderContext
+from aifactory.gateway.governance import Decider, Governed, govern
 from aifactory.gateway.provider import Model
 from aifactory.gateway.providers._upstream import Transport
 from aifactory.gateway.reliability import Breaking, CircuitBreaker, Fallback, LatencyStats, Measured, Retrying
@@ -45,6 +48,7 @@ from aifactory.gateway.types import (
 )
 from aifactory.identity.permissions import Subject
 from aifactory.ids import new_id
+from aifactory.policy.decision import RequestContext
 from aifactory.settings import Settings
 from aifactory.store.db import Database
 
@@ -63,7 +67,25 @@ class CallContext:
     jurisdiction: str | None = None
     surface: str | None = None
     data_subject: str | None = None
+    risk_class: str | None = None
+    data_categories: frozenset[str] = frozenset()
+    purpose: str | None = None
     constraints: Constraints = field(default_factory=Constraints)
+
+    def request_context(self, at: datetime) -> RequestContext:
+        """What the policy engine decides on."""
+        return RequestContext(
+            principal=self.subject.id,
+            at=at,
+            roles=self.subject.roles,
+            team=self.subject.team,
+            use_case=self.use_case,
+            jurisdiction=self.jurisdiction,
+            surface=self.surface,
+            risk_class=self.risk_class,
+            data_categories=self.data_categories,
+            purpose=self.purpose,
+        )
 
 
 Factory = Callable[[str, DeploymentSpec, ProviderContext], Model]
@@ -79,6 +101,8 @@ class _Call:
     admission: Admission
     trace: CallTrace
     span: Span
+    governed: Governed
+    max_output: int
 
 
 class Gateway:
@@ -104,6 +128,8 @@ class Gateway:
         self.http = Transport()
         self.context = ProviderContext(self.http, settings)
         self.snapshot = Snapshot()
+        self.policy: Decider | None = None
+        """The policy engine (set by the runtime); every call is decided before it is planned."""
         self._models: dict[tuple[str, str, str], Model] = {}
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -170,7 +196,7 @@ class Gateway:
         return route
 
     def _candidates(
-        self, alias: str, operation: str, call: CallContext, prompt_floor: int
+        self, alias: str, operation: str, constraints: Constraints, prompt_floor: int
     ) -> tuple[RouteSpec, list[str]]:
         """The route and the deployments to try, best first (priced ones only when unknown prices
         fail closed; ones whose context window the prompt surely exceeds left out)."""
@@ -178,14 +204,14 @@ class Gateway:
         names = order_candidates(
             route,
             self.snapshot.deployments,
-            call.constraints,
+            constraints,
             latency=self.latency,
             price_of=self.spending.blended,
         )
         if not names:
             raise InvalidInputError(
                 f"route {alias!r} has no deployment allowed for this request "
-                "(constraints on region, tags or kill switches exclude them all)"
+                "(the policy decision's regions or model tags, or kill switches, exclude them all)"
             )
         windows = {n: self.snapshot.deployments[n].context_window for n in names}
         fitting = [n for n in names if (windows[n] or prompt_floor) >= prompt_floor]
@@ -217,6 +243,7 @@ class Gateway:
             use_case=call.use_case,
             jurisdiction=call.jurisdiction,
             surface=call.surface,
+            risk_class=call.risk_class,
             subject_hash=subject_hash(call.data_subject),
         )
 
@@ -234,7 +261,10 @@ class Gateway:
         """Plan the call and admit it (prices, budgets, rate limits); a refusal is recorded."""
         run = self._run(alias, operation, call, stream)
         try:
-            route, names = self._candidates(alias, operation, call, prompt_floor)
+            governed = self._govern(call, run)
+            if governed.max_tokens is not None:
+                max_output = min(max_output, governed.max_tokens)
+            route, names = self._candidates(alias, operation, governed.constraints, prompt_floor)
             model = Fallback([self._deployment_model(name, route) for name in names])
             admission = await self.spending.admit(
                 route,
@@ -244,11 +274,23 @@ class Gateway:
                 key_id=call.key_id,
                 team_id=call.subject.team,
                 use_case=call.use_case,
+                cost_ceiling=governed.max_cost,
             )
         except AifactoryError as error:
             self._refused(run, error)
             raise
-        return _Call(run, route, model, admission, CallTrace(), self.telemetry.start(operation, alias))
+        span = self.telemetry.start(operation, alias)
+        return _Call(run, route, model, admission, CallTrace(), span, governed, max_output)
+
+    def _govern(self, call: CallContext, run: RunRecord) -> Governed:
+        """Decide the call; the run carries the decision (a deny too) into the ledger."""
+        if self.policy is None:
+            raise ConfigurationError("the gateway has no policy engine: every call must be decided")
+        decision = self.policy.decide(call.request_context(datetime.now(UTC)))
+        run.decision = decision.ledger_fields()
+        run.decision_id, run.decision_outcome = decision.id, decision.outcome
+        run.obligations = decision.obligations
+        return govern(decision, call.constraints)
 
     async def _close(self, c: _Call, usage: Usage, error: Exception | None) -> None:
         """Record what the call did and cost; settle its reservation."""
@@ -320,6 +362,9 @@ class Gateway:
             max_output=self._output_limit(request),
             prompt_floor=chars // _MOST_CHARS_PER_TOKEN,
         )
+        if c.max_output < request.output_limit(c.max_output + 1):
+            # The policy caps the output below what was asked: send the cap upstream.
+            request = request.model_copy(update={"max_tokens": c.max_output, "max_completion_tokens": None})
         return request, c
 
     async def _stream(self, c: _Call, request: ChatRequest) -> AsyncIterator[StreamEvent]:

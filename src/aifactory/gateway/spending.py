@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry, Counter
 
-from aifactory.errors import CounterUnavailableError
+from aifactory.errors import CounterUnavailableError, LimitExceededError
 from aifactory.gateway.budgets import (
     BudgetBook,
     BudgetCounter,
@@ -144,14 +144,18 @@ class Spending:
         key_id: str | None,
         team_id: str | None,
         use_case: str | None,
+        cost_ceiling: Decimal | None = None,
     ) -> Admission:
-        """Check prices, reserve the worst case against budgets, charge rate limits; or raise."""
+        """Check prices and the policy's cost ceiling, reserve the worst case against budgets,
+        charge rate limits; or raise."""
         at = datetime.now(UTC)
         worst: Decimal | None = Decimal(0)
         for name, spec in candidates:
             case = self.prices.worst_case(prompt_tokens, max_output_tokens, name, spec, at=at)
             self.policy.admit(name, spec, case)
             worst = None if case is None or worst is None else max(worst, case)
+        if cost_ceiling is not None:
+            _within_ceiling(worst, cost_ceiling)
         budgets = self.budgets.applicable(key_id=key_id, team_id=team_id, use_case=use_case)
         ttl = route.timeout_seconds + _RESERVATION_SLACK
         tokens = prompt_tokens + max_output_tokens
@@ -231,3 +235,17 @@ class Spending:
             except CounterUnavailableError:
                 delay = min(delay * 2, _RETRY_MAX)
         log.info("budget counters: every settle that failed while the store was away is recorded")
+
+
+def _within_ceiling(worst: Decimal | None, ceiling: Decimal) -> None:
+    """A policy's cost ceiling per call: the worst case must fit it, and an unknown price cannot."""
+    if worst is None:
+        raise LimitExceededError(
+            f"the policy caps a call at ${ceiling}, and a candidate deployment's price is unknown, so "
+            "the call's worst case cannot be checked against it"
+        )
+    if worst > ceiling:
+        raise LimitExceededError(
+            f"the call's worst-case cost ${worst:.6f} is above the policy's ceiling of ${ceiling} per "
+            "call; ask for fewer output tokens (max_tokens) or a cheaper route"
+        )

@@ -194,11 +194,13 @@ class Decision:
         return hashlib.sha256(rfc8785.dumps(body)).hexdigest()
 
     def ledger_fields(self) -> dict[str, Any]:
-        """What a run's ledger entry carries about its decision."""
+        """What a run's ledger entry carries about its decision: enough to replay it (the context
+        and the pack versions) and compare the digest."""
         return {
             "decision_id": self.id,
             "decision_outcome": self.outcome,
             "decision_digest": self.digest(),
+            "decision_context": self.context.as_json(),
             "policy_packs": list(self.packs),
         }
 

@@ -265,6 +265,9 @@ runs = Table(
     Column("completion_tokens", Integer, nullable=False),
     Column("cost_usd", Numeric(20, 10), nullable=True),
     Column("price_known", Boolean, nullable=False),
+    Column("decision_id", String(40), nullable=True, index=True),
+    Column("decision_outcome", String(16), nullable=True),
+    Column("risk_class", String(32), nullable=True),
 )
 """One record per model call through the gateway: who, what, which deployment, how long, how much.
 `cost_usd` is NULL only when the price is unknown (`price_known` false): never recorded as 0."""

@@ -13,11 +13,13 @@ import struct
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from aifactory.errors import AifactoryError, InvalidInputError, UpstreamError
+from aifactory.gateway.runs import RunRecord
 from aifactory.gateway.service import CallContext, Gateway
 from aifactory.gateway.types import ChatRequest, ChatResponse, Delta, EmbeddingRequest, StreamEnd, StreamEvent
 from aifactory.identity.permissions import Resource
@@ -32,14 +34,29 @@ _CONTEXT_HEADERS = {
     "jurisdiction": "x-aifactory-jurisdiction",
     "surface": "x-aifactory-surface",
     "data_subject": "x-aifactory-subject",
+    "risk_class": "x-aifactory-risk-class",
+    "data_categories": "x-aifactory-data-categories",
+    "purpose": "x-aifactory-purpose",
 }
-_LIMITS = {"use_case": 200, "jurisdiction": 16, "surface": 32, "data_subject": 1000}
+_LIMITS = {
+    "use_case": 200,
+    "jurisdiction": 16,
+    "surface": 32,
+    "data_subject": 1000,
+    "risk_class": 32,
+    "data_categories": 1000,
+    "purpose": 200,
+}
 _METADATA_KEYS = {
     "use_case": "use_case",
     "jurisdiction": "jurisdiction",
     "surface": "surface",
     "data_subject": "subject",
+    "risk_class": "risk_class",
+    "data_categories": "data_categories",
+    "purpose": "purpose",
 }
+_RISK_CLASSES = ("prohibited", "high", "limited", "minimal")
 
 
 def _context(request: Request, caller: Caller, metadata: dict[str, str] | None) -> CallContext:
@@ -50,13 +67,22 @@ def _context(request: Request, caller: Caller, metadata: dict[str, str] | None) 
         if value is not None and (len(value) > limit or "\x00" in value):
             raise InvalidInputError(f"{header} must be at most {limit} characters")
         values[field] = value
+    risk = values["risk_class"]
+    if risk is not None and risk not in _RISK_CLASSES:
+        raise InvalidInputError(
+            f"{_CONTEXT_HEADERS['risk_class']} must be one of {', '.join(_RISK_CLASSES)}, not {risk!r}"
+        )
+    categories = values["data_categories"] or ""
     return CallContext(
         subject=caller.subject,
         key_id=caller.key_id,
         use_case=values["use_case"],
-        jurisdiction=values["jurisdiction"],
+        jurisdiction=values["jurisdiction"].upper() if values["jurisdiction"] else None,
         surface=values["surface"],
         data_subject=values["data_subject"],
+        risk_class=risk,
+        data_categories=frozenset(c.strip() for c in categories.split(",") if c.strip()),
+        purpose=values["purpose"],
     )
 
 
@@ -70,15 +96,42 @@ def _authorize(request: Request, caller: Caller, action: str, alias: str, call: 
     return runtime.gateway
 
 
-def _completion(run_id: str, alias: str, response: ChatResponse) -> dict[str, Any]:
+def _completion(run: RunRecord, alias: str, response: ChatResponse) -> dict[str, Any]:
     return {
-        "id": f"chatcmpl-{run_id}",
+        "id": f"chatcmpl-{run.id}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": alias,
         "choices": response.choices,
         "usage": response.usage.as_openai(),
+        "aifactory": _governance(run),
     }
+
+
+def _governance(run: RunRecord) -> dict[str, Any]:
+    """What the caller must know of the call's policy decision: what to show the user (disclosures)
+    and whether a person must review the output before it is acted on."""
+    o = run.obligations
+    return {
+        "run_id": run.id,
+        "decision_id": run.decision_id,
+        "disclosures": list(o.disclosures) if o else [],
+        "human_review": bool(o and o.human_review),
+    }
+
+
+def _headers(run: RunRecord) -> dict[str, str]:
+    """The run's id and the decision's notices, as response headers (streams have no body to carry
+    them before the first token). Non-ASCII disclosure text is percent-encoded (UTF-8)."""
+    headers = {RUN_HEADER: run.id}
+    if run.decision_id:
+        headers["X-Aifactory-Decision-Id"] = run.decision_id
+    o = run.obligations
+    if o and o.human_review:
+        headers["X-Aifactory-Human-Review"] = "required"
+    if o and o.disclosures:
+        headers["X-Aifactory-Disclosure"] = quote(" | ".join(o.disclosures), safe=" ,.;:!?'()/-")
+    return headers
 
 
 @router.post("/chat/completions", openapi_extra=governed("gateway.chat"), summary="Chat completions (OpenAI)")
@@ -95,12 +148,12 @@ async def chat(request: Request, body: ChatRequest, caller: Caller) -> Response:
     gateway = _authorize(request, caller, "gateway.chat", body.model, call)
     if not body.stream:
         response, run = await gateway.chat(body, call)
-        return JSONResponse(_completion(run.id, body.model, response), headers={RUN_HEADER: run.id})
+        return JSONResponse(_completion(run, body.model, response), headers=_headers(run))
     run, events = await gateway.chat_stream(body, call)
     first = await anext(events)  # a failure before any content is an ordinary error response
     include_usage = bool((getattr(body, "stream_options", None) or {}).get("include_usage"))
     chunks = _sse(run.id, body.model, first, events, include_usage)
-    return StreamingResponse(chunks, media_type="text/event-stream", headers={RUN_HEADER: run.id})
+    return StreamingResponse(chunks, media_type="text/event-stream", headers=_headers(run))
 
 
 async def _sse(
@@ -155,7 +208,7 @@ async def embed(request: Request, body: EmbeddingRequest, caller: Caller) -> Res
             "total_tokens": response.usage.prompt_tokens,
         },
     }
-    return JSONResponse(payload, headers={RUN_HEADER: run.id})
+    return JSONResponse(payload, headers=_headers(run))
 
 
 def _base64_floats(vector: list[float]) -> str:
