@@ -15,7 +15,7 @@ import re
 __all__ = ["EEA_MEMBERS", "EU_MEMBERS", "JURISDICTION_PATTERN", "covers", "is_known"]
 
 EU_MEMBERS = frozenset(
-    {"AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "IE", "IT"}
+    {"AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT"}
     | {"LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"}
 )
 """The 27 EU member states (Greece as ISO `GR`, not the EU's own abbreviation `EL`)."""
