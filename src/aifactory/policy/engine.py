@@ -106,7 +106,10 @@ def activation(ctx: RequestContext) -> dict[str, Any]:
 
 
 class PolicyEngine:
-    """Decides request contexts against a fixed set of pack versions (build a new one to change it)."""
+    """Decides request contexts against a fixed set of pack versions (build a new one to change it).
+
+    `cache_size` bounds each cache (a full cache is emptied, not evicted entry by entry); 0 turns
+    the decision cache off (for measuring)."""
 
     def __init__(
         self, packs: Sequence[ActivePack], *, tracks: Mapping[str, str] | None = None, cache_size: int = 4096
@@ -122,7 +125,7 @@ class PolicyEngine:
         """The decision for one request context."""
         key = (ctx.jurisdiction, ctx.surface, ctx.risk_class, ctx.use_case)
         plan = self._plans.get(key) or self._plan(key)
-        if not plan.cacheable:
+        if not plan.cacheable or not self.cache_size:
             outcome, obligations, reasons = self._evaluate(plan, ctx)
         else:
             cache_key = tuple(value(ctx) for value in plan.key_values)
