@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     )
     policy_date_tracks: dict[str, str] = Field(
         default_factory=dict,
-        description="Date track per pack family, e.g. `{\"eu-ai-act\": \"omnibus\"}` (JSON in the "
+        description='Date track per pack family, e.g. `{"eu-ai-act": "omnibus"}` (JSON in the '
         "environment); a family not named uses its pack's `default_track`.",
     )
     gateway_durable_runs: bool = Field(
