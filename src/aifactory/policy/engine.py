@@ -109,7 +109,7 @@ class PolicyEngine:
     """Decides request contexts against a fixed set of pack versions (build a new one to change it).
 
     `cache_size` bounds each cache (a full cache is emptied, not evicted entry by entry); 0 turns
-    the decision cache off (for measuring)."""
+    the decision cache off (for measuring), leaving the per-scope rule lists (at most 1024 keys)."""
 
     def __init__(
         self, packs: Sequence[ActivePack], *, tracks: Mapping[str, str] | None = None, cache_size: int = 4096
@@ -172,7 +172,7 @@ class PolicyEngine:
             dated=any(r.is_dated for r in rules),
             cacheable="now" not in variables,
         )
-        if len(self._plans) >= self.cache_size:
+        if len(self._plans) >= max(self.cache_size, 1024):
             self._plans.clear()
         self._plans[key] = plan
         return plan
@@ -198,7 +198,8 @@ def _holds(rule: CompiledRule, variables: dict[str, Any]) -> bool | str:
     condition that cannot be evaluated, such as a missing attribute, does not hold)."""
     assert rule.program is not None
     try:
-        result = rule.program.execute(variables)
+        # Only what the condition reads: the CEL binding converts every value it is given.
+        result = rule.program.execute({name: variables[name] for name in rule.variables})
     except Exception as exc:  # the CEL runtime raises bare RuntimeError/ValueError/TypeError
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return result is True
