@@ -84,8 +84,9 @@ def _effective(label: str, rule: CompiledRule) -> _Rule:
         jurisdictions = _narrow(jurisdictions, scope.jurisdictions)
         for i, name in enumerate(_LISTED):
             values = getattr(scope, name)
+            current = listed[i]
             if values:
-                listed[i] = frozenset(values) if listed[i] is None else listed[i] & frozenset(values)  # type: ignore[operator]
+                listed[i] = frozenset(values) if current is None else current & frozenset(values)
     return _Rule(label, rule, jurisdictions, tuple(listed))
 
 
