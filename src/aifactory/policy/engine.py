@@ -31,12 +31,8 @@ _KEY_VALUES: dict[str, Callable[[RequestContext], Any]] = {
     "attributes": lambda c: frozenset(c.attributes.items()),
     "team": lambda c: c.team,
     "principal": lambda c: c.principal,
-    # the four scope-key variables are in the key already
-    "jurisdiction": lambda c: None,
-    "surface": lambda c: None,
-    "risk_class": lambda c: None,
-    "use_case": lambda c: None,
 }
+"""How a cache key reads each variable a condition may read beyond the scope key (and `now`)."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +164,7 @@ class PolicyEngine:
         plan = _Plan(
             rules=rules,
             packs=packs,
-            key_values=tuple(_KEY_VALUES[v] for v in variables if v != "now"),
+            key_values=tuple(_KEY_VALUES[v] for v in variables if v in _KEY_VALUES),
             dated=any(r.is_dated for r in rules),
             cacheable="now" not in variables,
         )
