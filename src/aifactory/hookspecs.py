@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -31,3 +32,8 @@ def aifactory_register_asset_kinds(
 @hookspec
 def aifactory_register_providers(register: Callable[[str, Any], None]) -> None:
     """Register a model provider as `register(kind, factory)`; factory(name, spec, context) -> Model."""
+
+
+@hookspec
+def aifactory_register_policy_packs(register: Callable[[Path], None]) -> None:
+    """Register policy pack YAML files as `register(path)`; `aifactory policy install` adds them, inactive."""

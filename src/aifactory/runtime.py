@@ -19,6 +19,7 @@ from aifactory.identity.directory import Directory
 from aifactory.identity.permissions import Authorizer, Decision, Resource, Subject
 from aifactory.ledger import Event, Ledger
 from aifactory.plugins import collect, plugin_manager
+from aifactory.policy.active import Policy
 from aifactory.settings import Settings
 from aifactory.store import Database
 from aifactory.store.changes import versions
@@ -103,8 +104,11 @@ class Runtime:
             Spending(settings, db, ledger, limits=self.directory, registry=self.metrics),
         )
         self.gateway.refresh()
+        self.policy = Policy(self.catalog, label=settings.policy_label, tracks=settings.policy_date_tracks)
+        self.policy.refresh()
         self.watcher = ChangeWatcher(db, settings.change_poll_interval)
         self.watcher.on("catalog", self.gateway.refresh)
+        self.watcher.on("catalog", self.policy.refresh)
         self.watcher.on("budgets", self.gateway.spending.budgets.reload)
         self.watcher.on(IDENTITY_TOPIC, self.directory.reload)
         self.watcher.on(IDENTITY_TOPIC, self.authorizer.invalidate)

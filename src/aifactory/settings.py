@@ -89,6 +89,16 @@ class Settings(BaseSettings):
         pattern=r"^[a-z][a-z0-9_-]{0,63}$",
         description="The catalog label whose deployment and route versions the gateway serves.",
     )
+    policy_label: str = Field(
+        default="production",
+        pattern=r"^[a-z][a-z0-9_-]{0,63}$",
+        description="The catalog label whose policy pack versions are active (decide every request).",
+    )
+    policy_date_tracks: dict[str, str] = Field(
+        default_factory=dict,
+        description='Date track per pack family, e.g. `{"eu-ai-act": "omnibus"}` (JSON in the '
+        "environment); a family not named uses its pack's `default_track`.",
+    )
     gateway_durable_runs: bool = Field(
         default=True,
         description="Answer a model call only after its run record and ledger entry are committed. "

@@ -46,6 +46,8 @@ ACTIONS: dict[str, Action] = {
     "keys.update": Action(WRITE, "set an API key's own rate limits (requests and tokens per minute)"),
     "ledger.read": Action(READ, "read the ledger: checkpoint, entries, proofs, verifier key"),
     "metrics.read": Action(READ, "read operational metrics"),
+    "policy.decide": Action(READ, "dry-run a policy decision for a request context (records nothing)"),
+    "policy.read": Action(READ, "list the active policy packs"),
     "principals.create": Action(WRITE, "create a person or app principal"),
     "principals.list": Action(READ, "list principals"),
     "principals.read": Action(READ, "read one principal"),
