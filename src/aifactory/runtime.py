@@ -95,6 +95,8 @@ class Runtime:
         extra = collect(self.plugins, "aifactory_register_permission_policies")
         self.authorizer = Authorizer.load(settings.cedar_policy_dir, extra_sources=extra)
         self.metrics = CollectorRegistry()
+        self.policy = Policy(self.catalog, label=settings.policy_label, tracks=settings.policy_date_tracks)
+        self.policy.refresh()
         self.gateway = Gateway(
             settings,
             db,
@@ -102,10 +104,9 @@ class Runtime:
             dict(collect(self.plugins, "aifactory_register_providers")),
             GatewayTelemetry(self.metrics),
             Spending(settings, db, ledger, limits=self.directory, registry=self.metrics),
+            self.policy,
         )
         self.gateway.refresh()
-        self.policy = Policy(self.catalog, label=settings.policy_label, tracks=settings.policy_date_tracks)
-        self.policy.refresh()
         self.watcher = ChangeWatcher(db, settings.change_poll_interval)
         self.watcher.on("catalog", self.gateway.refresh)
         self.watcher.on("catalog", self.policy.refresh)

@@ -17,7 +17,6 @@ from opentelemetry.trace import Span
 from aifactory.catalog import Catalog
 from aifactory.errors import (
     AifactoryError,
-    ConfigurationError,
     ContextWindowExceededError,
     InvalidInputError,
     NotFoundError,
@@ -116,6 +115,7 @@ class Gateway:
         factories: dict[str, Factory],
         telemetry: GatewayTelemetry,
         spending: Spending,
+        policy: Decider,
     ) -> None:
         self.settings = settings
         self.telemetry = telemetry
@@ -128,8 +128,8 @@ class Gateway:
         self.http = Transport()
         self.context = ProviderContext(self.http, settings)
         self.snapshot = Snapshot()
-        self.policy: Decider | None = None
-        """The policy engine (set by the runtime); every call is decided before it is planned."""
+        self.policy = policy
+        """Every call is decided before it is planned."""
         self._models: dict[tuple[str, str, str], Model] = {}
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -284,8 +284,6 @@ class Gateway:
 
     def _govern(self, call: CallContext, run: RunRecord) -> Governed:
         """Decide the call; the run carries the decision (a deny too) into the ledger."""
-        if self.policy is None:
-            raise ConfigurationError("the gateway has no policy engine: every call must be decided")
         decision = self.policy.decide(call.request_context(datetime.now(UTC)))
         run.decision = decision.ledger_fields()
         run.decision_id, run.decision_outcome = decision.id, decision.outcome
