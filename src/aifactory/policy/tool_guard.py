@@ -89,15 +89,20 @@ class ToolGuard:
         every decision is appended to `decisions` when given."""
         held: dict[int, _Held] = {}
         sink = decisions if decisions is not None else []
-        async for event in events:
-            if isinstance(event, StreamEnd):
-                for index in sorted(i for i, box in held.items() if box.calls):
-                    for out in await self._release(index, held.pop(index), None, context, sink):
-                        yield out
-                yield event
-                continue
-            for out in await self._pass(event, held, context, sink):
-                yield out
+        try:
+            async for event in events:
+                if isinstance(event, StreamEnd):
+                    for index in sorted(i for i, box in held.items() if box.calls):
+                        for out in await self._release(index, held.pop(index), None, context, sink):
+                            yield out
+                    yield event
+                    continue
+                for out in await self._pass(event, held, context, sink):
+                    yield out
+        finally:
+            close = getattr(events, "aclose", None)
+            if close is not None:  # the gateway's stream records its run when closed
+                await close()
 
     async def _pass(
         self, event: Delta, held: dict[int, _Held], context: ToolCallContext, sink: list[ToolDecision]
