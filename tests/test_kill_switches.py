@@ -55,7 +55,8 @@ def test_strictest_covering_switch_decides(runtime: Runtime) -> None:
     flip(runtime, "jurisdiction", "DE", "off")
     stopped = switches.level_for("DE", "support")
     assert stopped.level == "off"
-    assert stopped.deciding is not None and stopped.deciding.id == "jurisdiction:DE"
+    assert stopped.deciding is not None
+    assert stopped.deciding.id == "jurisdiction:DE"
     assert [s.id for s in stopped.switches][1:] == ["global", "jurisdiction:EU", "use_case:support"]
 
 
@@ -72,7 +73,8 @@ def test_clearing_returns_to_full_and_every_flip_is_in_the_ledger(runtime: Runti
         ("off", "no_tools"),
         ("no_tools", "full"),
     ]
-    assert flips[-1]["actor"] == "prn_t" and flips[-1]["data"]["reason"] == "resolved"
+    assert flips[-1]["actor"] == "prn_t"
+    assert flips[-1]["data"]["reason"] == "resolved"
     with pytest.raises(NotFoundError):
         runtime.kill_switches.clear("use_case", "support", "again", "prn_t")
 
@@ -131,12 +133,14 @@ def test_restriction_levels_strip_tools() -> None:
     assert no_write.tool_choice == "auto"
     none = apply_restriction(request, Restriction("no_tools"), specs.get)
     assert isinstance(none, ChatRequest)
-    assert "tools" not in none.upstream_body("m") and "tool_choice" not in none.upstream_body("m")
+    assert "tools" not in none.upstream_body("m")
+    assert "tool_choice" not in none.upstream_body("m")
     switched = apply_restriction(request, Restriction(), specs.get, {"lookup"})
     assert isinstance(switched, ChatRequest)
     assert [t["function"]["name"] for t in switched.tools or []] == ["refund", "mystery"]
     canned = canned_response(Restriction("canned_reply", "Sorry."))
-    assert canned.text == "Sorry." and canned.usage.total_tokens == 0
+    assert canned.text == "Sorry."
+    assert canned.usage.total_tokens == 0
 
 
 # --- over HTTP -----------------------------------------------------------------------------------
@@ -164,7 +168,8 @@ def test_who_may_flip_and_list(live_server: LiveServer) -> None:
     ]
     assert app.get("/v1/kill-switches").status_code == 403
     bad = overseer.post("/v1/kill-switches", json=body | {"level": "dim"})
-    assert bad.status_code == 400 and "level" in bad.json()["detail"]
+    assert bad.status_code == 400
+    assert "level" in bad.json()["detail"]
     assert bad.headers["content-type"].startswith("application/problem+json")
     assert overseer.delete("/v1/kill-switches/use_case:support").status_code == 422  # no reason
     assert (
@@ -268,7 +273,8 @@ def test_cli_flips_lists_and_clears(
     assert run("kill-switches", "list") == []
     assert run("tools", "list") == []
     bad = runner.invoke(cli_app, ["kill-switches", "flip", "global", "dim", "--reason", "x"])
-    assert bad.exit_code == 1 and "level" in bad.stderr
+    assert bad.exit_code == 1
+    assert "level" in bad.stderr
 
 
 # --- several replicas ----------------------------------------------------------------------------
