@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import cast
 
+from pydantic import ValidationError
 from sqlalchemy import RowMapping
 
 from aifactory.errors import InvalidInputError, NotFoundError
@@ -111,10 +112,10 @@ class KillSwitches:
 
     def reload(self) -> None:
         """Read the switches set now (after this process's flips, and on notice of another's)."""
-        with self.db.read() as conn:
-            state = _State.of(_switch(row) for row in rows.switches(conn))
-        with self._lock:
-            self._state = state
+        # One reload at a time: two overlapping reloads (the watcher's and a flip's) could otherwise
+        # finish out of order and leave the older read in force.
+        with self._lock, self.db.read() as conn:
+            self._state = _State.of(_switch(row) for row in rows.switches(conn))
 
     def list(self) -> list[Switch]:
         """Every switch set now, from the database (by scope and value)."""
@@ -142,7 +143,11 @@ class KillSwitches:
 
     def clear(self, scope: str, value: str | None, reason: str, actor: str) -> Switch:
         """Return a scope to `full`; NotFoundError when no switch is set there."""
-        return self.flip(SwitchIn(scope=scope, value=value, level="full", reason=reason), actor)
+        try:
+            spec = SwitchIn(scope=scope, value=value, level="full", reason=reason)
+        except ValidationError as error:
+            raise InvalidInputError(f"invalid switch or reason: {error.errors()[0]['msg']}") from None
+        return self.flip(spec, actor)
 
     def _write(self, switch: Switch) -> None:
         with self.db.write() as conn:

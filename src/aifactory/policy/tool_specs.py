@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from aifactory.catalog import Catalog
 
@@ -82,18 +82,25 @@ class ToolCatalog:
 
     def refresh(self) -> None:
         """Reload from the catalog (on this process's changes and on the change feed's)."""
+        with self._lock:  # one at a time, so that the newest read is the one left in force
+            self._tools = self._read()
+
+    def _read(self) -> dict[str, ToolSpec]:
         tools: dict[str, ToolSpec] = {}
         for asset in self.catalog.assets(KIND):
             number = asset.labels.get(self.label)
             if number is None or asset.status == "retired":
                 continue
-            spec = ToolSpec.model_validate(self.catalog.version(asset.id, number).content)
+            try:
+                spec = ToolSpec.model_validate(self.catalog.version(asset.id, number).content)
+            except ValidationError as error:
+                log.warning("tool asset %s is not a valid tool, not served: %s", asset.name, error)
+                continue
             if spec.name != asset.name:
                 log.warning("tool asset %s names its function %s: not served", asset.name, spec.name)
                 continue
             tools[spec.name] = spec
-        with self._lock:
-            self._tools = tools
+        return tools
 
     def get(self, name: str) -> ToolSpec | None:
         """The registered tool of that name, if any."""
