@@ -272,10 +272,10 @@ def fake() -> Iterator[FakeProvider]:
 
 @pytest.fixture
 def sdk(live_server: LiveServer, fake: FakeProvider) -> Iterator[openai.OpenAI]:
-    publish(live_server, "deployment", "fake-a", deployment(fake.url))
-    publish(live_server, "route", "chat-tools", {"candidates": [{"deployment": "fake-a"}]})
     publish(live_server, "tool", "lookup", LOOKUP.model_dump(exclude_none=True))
     publish(live_server, "tool", "refund", REFUND.model_dump(exclude_none=True))
+    publish(live_server, "deployment", "fake-a", deployment(fake.url))
+    publish(live_server, "route", "chat-tools", {"candidates": [{"deployment": "fake-a"}]})
     key = app_key(live_server)
     wait_for_route(live_server, key, "chat-tools")
     deadline = time.monotonic() + 15

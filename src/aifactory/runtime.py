@@ -111,6 +111,8 @@ class Runtime:
         )
         self.gateway.refresh()
         self.watcher = ChangeWatcher(db, settings.change_poll_interval)
+        self.tools = ToolCatalog(self.catalog, settings.gateway_label)
+        self.watcher.on("catalog", self.tools.refresh)  # first: a served route finds its tools served
         self.watcher.on("catalog", self.gateway.refresh)
         self.watcher.on("budgets", self.gateway.spending.budgets.reload)
         self.watcher.on(IDENTITY_TOPIC, self.directory.reload)
@@ -120,8 +122,6 @@ class Runtime:
         self.listener = Listener(db) if db.is_postgres else None
         if self.listener is not None:  # PostgreSQL: a flip reaches this replica in milliseconds
             self.listener.on(SWITCHES_TOPIC, self.kill_switches.reload)
-        self.tools = ToolCatalog(self.catalog, settings.gateway_label)
-        self.watcher.on("catalog", self.tools.refresh)
         self.tool_guard = ToolGuard(
             ToolPolicies.load(settings.tool_policy_dir), self.tools, ledger, self.kill_switches
         )

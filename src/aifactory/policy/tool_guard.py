@@ -107,6 +107,11 @@ class ToolGuard:
     async def _pass(
         self, event: Delta, held: dict[int, _Held], context: ToolCallContext, sink: list[ToolDecision]
     ) -> list[StreamEvent]:
+        if not _touches_calls(event, held):
+            for choice in event.choices:  # passed as is; only remember whether text was sent
+                if (choice.get("delta") or {}).get("content"):
+                    held.setdefault(int(choice.get("index", 0)), _Held()).had_content = True
+            return [event]
         kept: list[dict[str, Any]] = []
         after: list[StreamEvent] = []
         for choice in event.choices:
@@ -207,6 +212,17 @@ class _Held:
             }
             for _, part in sorted(self.parts.items())
         ]
+
+
+def _touches_calls(event: Delta, held: dict[int, _Held]) -> bool:
+    """Whether a delta carries tool-call fragments, or finishes a choice with calls held back."""
+    for choice in event.choices:
+        if (choice.get("delta") or {}).get("tool_calls"):
+            return True
+        box = held.get(int(choice.get("index", 0)))
+        if box is not None and box.calls and choice.get("finish_reason") is not None:
+            return True
+    return False
 
 
 def _shows(delta: dict[str, Any]) -> bool:
