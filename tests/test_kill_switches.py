@@ -305,3 +305,32 @@ def test_a_flip_reaches_another_replica(settings: Settings, admin_key: str) -> N
         while httpx.post(f"{b}/v1/chat/completions", json=chat, headers=admin).status_code != 404:
             assert time.monotonic() < deadline, "replica b never resumed"
             time.sleep(0.02)
+
+
+# --- the migration -------------------------------------------------------------------------------
+
+
+def test_0004_adds_and_drops_the_switch_table(database_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from aifactory.store import Database
+    from aifactory.store.migrate import alembic_config
+
+    db = Database(database_url)
+
+    def migrate(revision: str, *, down: bool = False) -> set[str]:
+        cfg = alembic_config(db.url)
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            (command.downgrade if down else command.upgrade)(cfg, revision)
+        with db.engine.connect() as conn:
+            return set(inspect(conn).get_table_names())
+
+    try:
+        assert "kill_switches" not in migrate("0003")
+        assert "kill_switches" in migrate("0004")
+        assert "kill_switches" not in migrate("0003", down=True)
+        assert "kill_switches" in migrate("head")
+    finally:
+        db.dispose()

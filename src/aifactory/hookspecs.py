@@ -31,3 +31,8 @@ def aifactory_register_asset_kinds(
 @hookspec
 def aifactory_register_providers(register: Callable[[str, Any], None]) -> None:
     """Register a model provider as `register(kind, factory)`; factory(name, spec, context) -> Model."""
+
+
+@hookspec
+def aifactory_register_tool_policies(register: Callable[[str, str], None]) -> None:
+    """Register extra Cedar tool-call policy text as `register(source_name, cedar_text)`."""

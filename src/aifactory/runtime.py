@@ -123,7 +123,13 @@ class Runtime:
         if self.listener is not None:  # PostgreSQL: a flip reaches this replica in milliseconds
             self.listener.on(SWITCHES_TOPIC, self.kill_switches.reload)
         self.tool_guard = ToolGuard(
-            ToolPolicies.load(settings.tool_policy_dir), self.tools, ledger, self.kill_switches
+            ToolPolicies.load(
+                settings.tool_policy_dir,
+                extra_sources=collect(self.plugins, "aifactory_register_tool_policies"),
+            ),
+            self.tools,
+            ledger,
+            self.kill_switches,
         )
 
     @classmethod
