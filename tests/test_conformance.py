@@ -39,6 +39,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with module_server(tmp_path_factory, "conformance") as live, FakeProvider() as fake:
         # a and b must not trip their breakers across scenarios; brk keeps the default breaker
         fast = {"timeout_seconds": 0.5, "breaker": {"min_calls": 100_000}}
+        tool = {"name": "lookup", "action": "search.lookup", "resource_kind": "Index", "side_effect": "read"}
+        publish(live, "tool", "lookup", tool)  # tool calls are decided: only registered tools pass
         publish(live, "deployment", "a", deployment(fake.url, model="m-a", **fast))
         publish(live, "deployment", "b", deployment(fake.url, model="m-b", **fast))
         publish(live, "deployment", "brk", deployment(fake.url, model="m-brk", timeout_seconds=0.5))

@@ -52,6 +52,13 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, fake: FakeProvider) -> Ite
     with module_server(tmp_path_factory, "anthropic") as live:
         fast = {"timeout_seconds": 2, "credentials_env": KEY_ENV, "breaker": {"min_calls": 100_000}}
         claude = deployment(fake.url, model="m-claude", **fast) | {"provider": "anthropic"}
+        tool = {
+            "name": "get_weather",
+            "action": "weather.read",
+            "resource_kind": "Forecast",
+            "side_effect": "read",
+        }
+        publish(live, "tool", "get_weather", tool | {"parameters": LOOKUP["function"]["parameters"]})
         publish(live, "deployment", "claude", claude)
         publish(live, "deployment", "gpt", deployment(fake.url, model="m-gpt", **fast))
         once = {"max_attempts": 1}

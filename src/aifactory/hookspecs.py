@@ -37,3 +37,8 @@ def aifactory_register_providers(register: Callable[[str, Any], None]) -> None:
 @hookspec
 def aifactory_register_policy_packs(register: Callable[[Path], None]) -> None:
     """Register policy pack YAML files as `register(path)`; `aifactory policy install` adds them, inactive."""
+
+
+@hookspec
+def aifactory_register_tool_policies(register: Callable[[str, str], None]) -> None:
+    """Register extra Cedar tool-call policy text as `register(source_name, cedar_text)`."""

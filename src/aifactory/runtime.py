@@ -20,10 +20,16 @@ from aifactory.identity.permissions import Authorizer, Decision, Resource, Subje
 from aifactory.ledger import Event, Ledger
 from aifactory.plugins import collect, plugin_manager
 from aifactory.policy.active import Policy
+from aifactory.policy.switches import TOPIC as SWITCHES_TOPIC
+from aifactory.policy.switches import KillSwitches
+from aifactory.policy.tool_guard import ToolGuard
+from aifactory.policy.tool_policies import ToolPolicies
+from aifactory.policy.tool_specs import ToolCatalog
 from aifactory.settings import Settings
 from aifactory.store import Database
 from aifactory.store.changes import versions
 from aifactory.store.migrate import upgrade
+from aifactory.store.notify import Listener
 
 __all__ = ["ChangeWatcher", "Runtime"]
 
@@ -76,7 +82,8 @@ class ChangeWatcher:
 
 
 class Runtime:
-    """Settings, database, ledger, directory, catalog and authorizer of one process."""
+    """Settings, database, ledger, directory, catalog, authorizer, gateway, kill switches and tool guard
+    of one process."""
 
     def __init__(self, settings: Settings, db: Database, ledger: Ledger) -> None:
         self.settings = settings
@@ -108,11 +115,27 @@ class Runtime:
         )
         self.gateway.refresh()
         self.watcher = ChangeWatcher(db, settings.change_poll_interval)
+        self.tools = ToolCatalog(self.catalog, settings.gateway_label)
+        self.watcher.on("catalog", self.tools.refresh)  # first: a served route finds its tools served
         self.watcher.on("catalog", self.gateway.refresh)
         self.watcher.on("catalog", self.policy.refresh)
         self.watcher.on("budgets", self.gateway.spending.budgets.reload)
         self.watcher.on(IDENTITY_TOPIC, self.directory.reload)
         self.watcher.on(IDENTITY_TOPIC, self.authorizer.invalidate)
+        self.kill_switches = KillSwitches(db, ledger)
+        self.watcher.on(SWITCHES_TOPIC, self.kill_switches.reload)
+        self.listener = Listener(db) if db.is_postgres else None
+        if self.listener is not None:  # PostgreSQL: a flip reaches this replica in milliseconds
+            self.listener.on(SWITCHES_TOPIC, self.kill_switches.reload)
+        self.tool_guard = ToolGuard(
+            ToolPolicies.load(
+                settings.tool_policy_dir,
+                extra_sources=collect(self.plugins, "aifactory_register_tool_policies"),
+            ),
+            self.tools,
+            ledger,
+            self.kill_switches,
+        )
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Runtime:
@@ -127,10 +150,14 @@ class Runtime:
         self.ledger.start()
         self.gateway.start()
         self.watcher.start()
+        if self.listener is not None:
+            self.listener.start()
 
     def close(self) -> None:
         """Stop background work, flush the ledger and close the database."""
         self.watcher.stop()
+        if self.listener is not None:
+            self.listener.stop()
         self.gateway.runs.stop()
         self.ledger.stop()
         self.db.dispose()

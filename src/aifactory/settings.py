@@ -75,6 +75,11 @@ class Settings(BaseSettings):
         default=None,
         description="Directory of extra `*.cedar` files added to the built-in permission policies.",
     )
+    tool_policy_dir: Path | None = Field(
+        default=None,
+        description="Directory of extra `*.cedar` tool-call policies, added to the built-in ones "
+        "(`@approval` on a forbid policy holds a call for approval instead of denying it).",
+    )
     review_days: int = Field(
         default=180,
         ge=1,

@@ -14,12 +14,14 @@ from aifactory.cli import (
     deployments,
     instance,
     keys,
+    kill_switches,
     ledger,
     policy,
     principals,
     routes,
     runs,
     teams,
+    tools,
 )
 from aifactory.cli._output import JSON_META, print_error
 from aifactory.errors import AifactoryError
@@ -59,6 +61,8 @@ app.add_typer(routes.app, name="routes")
 app.add_typer(runs.app, name="runs")
 app.add_typer(budgets.app, name="budgets")
 app.add_typer(policy.app, name="policy")
+app.add_typer(kill_switches.app, name="kill-switches")
+app.add_typer(tools.app, name="tools")
 app.command("chat")(chat.chat)
 
 

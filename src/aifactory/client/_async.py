@@ -12,6 +12,7 @@ from aifactory.client.assets import AssetsApi
 from aifactory.client.budgets import BudgetsApi
 from aifactory.client.gateway import GatewayApi
 from aifactory.client.identity import KeysApi, PrincipalsApi, TeamsApi
+from aifactory.client.kill_switches import KillSwitchesApi, ToolsApi
 from aifactory.client.ledger import LedgerApi
 from aifactory.client.policy import PolicyApi
 from aifactory.client.specs import SpecsApi
@@ -62,6 +63,8 @@ class AsyncClient:
         self.gateway = GatewayApi(self._channel)
         self.budgets = BudgetsApi(self._channel)
         self.policy = PolicyApi(self._channel)
+        self.kill_switches = KillSwitchesApi(self._channel)
+        self.tools = ToolsApi(self._channel)
 
     @property
     def base_url(self) -> str:

@@ -18,6 +18,7 @@ from aifactory.client.assets import AssetsApi
 from aifactory.client.budgets import BudgetsApi
 from aifactory.client.gateway import GatewayApi
 from aifactory.client.identity import KeysApi, PrincipalsApi, TeamsApi
+from aifactory.client.kill_switches import KillSwitchesApi, ToolsApi
 from aifactory.client.ledger import LedgerApi
 from aifactory.client.specs import SpecsApi
 
@@ -162,6 +163,8 @@ class Client:
         self.routes: Blocking[SpecsApi] = Blocking(self._loop, self._async.routes)
         self.gateway: Blocking[GatewayApi] = Blocking(self._loop, self._async.gateway)
         self.budgets: Blocking[BudgetsApi] = Blocking(self._loop, self._async.budgets)
+        self.kill_switches: Blocking[KillSwitchesApi] = Blocking(self._loop, self._async.kill_switches)
+        self.tools: Blocking[ToolsApi] = Blocking(self._loop, self._async.tools)
 
     @property
     def base_url(self) -> str:

@@ -44,6 +44,8 @@ ACTIONS: dict[str, Action] = {
     "keys.list": Action(READ, "list API keys (metadata only, never the secret)"),
     "keys.revoke": Action(WRITE, "revoke an API key"),
     "keys.update": Action(WRITE, "set an API key's own rate limits (requests and tokens per minute)"),
+    "kill_switches.flip": Action(WRITE, "set or clear a kill switch (a scope's level of service)"),
+    "kill_switches.list": Action(READ, "list the kill switches set now"),
     "ledger.read": Action(READ, "read the ledger: checkpoint, entries, proofs, verifier key"),
     "metrics.read": Action(READ, "read operational metrics"),
     "policy.decide": Action(READ, "dry-run a policy decision for a request context (records nothing)"),
@@ -55,6 +57,7 @@ ACTIONS: dict[str, Action] = {
     "teams.create": Action(WRITE, "create a team"),
     "teams.list": Action(READ, "list teams"),
     "teams.update": Action(WRITE, "set a team's own rate limits (requests and tokens per minute)"),
+    "tools.list": Action(READ, "list the registered tools the gateway serves"),
 }
 """Every action, by `<area>.<verb>` name."""
 

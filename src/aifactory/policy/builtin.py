@@ -1,4 +1,5 @@
-"""Built-in policy plugin: the `policy-pack` asset kind and the packs shipped with aifactory."""
+"""Built-in policy plugin: the `policy-pack` and `tool` asset kinds and the packs shipped with
+aifactory."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 from aifactory.hookspecs import hookimpl
 from aifactory.policy.active import PACK_KIND
 from aifactory.policy.packs import PackSpec
+from aifactory.policy.tool_specs import KIND as TOOL_KIND
+from aifactory.policy.tool_specs import ToolSpec
 
 __all__ = ["BUILTIN_PACKS", "PACK_DIR"]
 
@@ -30,8 +33,9 @@ BUILTIN_PACKS = (
 def aifactory_register_asset_kinds(
     register: Callable[[str, Callable[[dict[str, Any]], object]], None],
 ) -> None:
-    """Policy packs are validated when a version is pushed."""
+    """Policy packs and registered tools are validated when a version is pushed."""
     register(PACK_KIND, PackSpec.model_validate)
+    register(TOOL_KIND, ToolSpec.model_validate)
 
 
 @hookimpl

@@ -11,8 +11,9 @@ so a pack says which one it means.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-__all__ = ["EEA_MEMBERS", "EU_MEMBERS", "JURISDICTION_PATTERN", "covers", "is_known"]
+__all__ = ["EEA_MEMBERS", "EU_MEMBERS", "JURISDICTION_PATTERN", "covering", "covers", "is_known"]
 
 EU_MEMBERS = frozenset(
     {"AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT"}
@@ -45,3 +46,16 @@ def covers(scope: str, jurisdiction: str) -> bool:
     if members is not None:
         return country in members
     return country == scope
+
+
+@lru_cache(maxsize=4096)
+def covering(code: str) -> tuple[str, ...]:
+    """Every code whose scope covers `code`, most specific first: itself, its country (for a
+    subdivision such as `US-CA`), and the unions its country belongs to."""
+    code = code.strip().upper()
+    found = [code]
+    country = code.split("-", 1)[0]
+    if country != code:
+        found.append(country)
+    found += [union for union, members in _UNIONS.items() if country in members]
+    return tuple(found)

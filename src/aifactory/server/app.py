@@ -15,7 +15,18 @@ from aifactory.server import problems
 from aifactory.server.edge import GatewayEdge
 from aifactory.server.metrics import Metrics
 from aifactory.server.middleware import RequestMiddleware
-from aifactory.server.routes import assets, budgets, health, identity, ledger, openai_compat, policy, runs
+from aifactory.server.routes import (
+    assets,
+    budgets,
+    health,
+    identity,
+    kill_switches,
+    ledger,
+    openai_compat,
+    policy,
+    runs,
+    tools,
+)
 from aifactory.settings import Settings
 
 __all__ = ["create_app"]
@@ -72,6 +83,8 @@ def create_app(
         budgets.router,
         runs.router,
         policy.router,
+        kill_switches.router,
+        tools.router,
     ):
         app.include_router(router)
     app.add_middleware(GatewayEdge)  # inside RequestMiddleware: added first, wraps less

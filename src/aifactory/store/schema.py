@@ -297,3 +297,20 @@ Index(
     postgresql_where=budgets.c.disabled_at.is_(None),
 )
 """At most one enabled budget per subject and kind of window; disabled ones may repeat."""
+
+# --- policy -------------------------------------------------------------------------------------
+
+kill_switches = Table(
+    "kill_switches",
+    metadata,
+    Column("scope", String(16), nullable=False),
+    Column("value", String(200), nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("canned_text", Text, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("actor_id", String(40), nullable=False),
+    Column("set_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("scope", "value"),
+)
+"""The kill switches set now, one per scope and value (`*` for the global one); a cleared switch has
+no row (its history is in the ledger)."""
