@@ -19,6 +19,7 @@ from aifactory.identity.directory import Directory
 from aifactory.identity.permissions import Authorizer, Decision, Resource, Subject
 from aifactory.ledger import Event, Ledger
 from aifactory.plugins import collect, plugin_manager
+from aifactory.retention.purger import Purger
 from aifactory.settings import Settings
 from aifactory.store import Database
 from aifactory.store.changes import versions
@@ -103,6 +104,11 @@ class Runtime:
             Spending(settings, db, ledger, limits=self.directory, registry=self.metrics),
         )
         self.gateway.refresh()
+        self.purger = Purger(
+            self.gateway.payloads,
+            interval=settings.retention_purge_interval,
+            batch=settings.retention_purge_batch,
+        )
         self.watcher = ChangeWatcher(db, settings.change_poll_interval)
         self.watcher.on("catalog", self.gateway.refresh)
         self.watcher.on("budgets", self.gateway.spending.budgets.reload)
@@ -122,10 +128,12 @@ class Runtime:
         self.ledger.start()
         self.gateway.start()
         self.watcher.start()
+        self.purger.start()
 
     def close(self) -> None:
         """Stop background work, flush the ledger and close the database."""
         self.watcher.stop()
+        self.purger.stop()
         self.gateway.runs.stop()
         self.ledger.stop()
         self.db.dispose()
