@@ -11,6 +11,7 @@ from aifactory.cli import (
     assets,
     budgets,
     chat,
+    data,
     deployments,
     instance,
     keys,
@@ -57,6 +58,7 @@ app.add_typer(deployments.app, name="deployments")
 app.add_typer(routes.app, name="routes")
 app.add_typer(runs.app, name="runs")
 app.add_typer(budgets.app, name="budgets")
+app.add_typer(data.app, name="data")
 app.command("chat")(chat.chat)
 
 

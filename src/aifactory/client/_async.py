@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from aifactory.client._http import Channel
 from aifactory.client.assets import AssetsApi
 from aifactory.client.budgets import BudgetsApi
+from aifactory.client.data import DataApi
 from aifactory.client.gateway import GatewayApi
 from aifactory.client.identity import KeysApi, PrincipalsApi, TeamsApi
 from aifactory.client.ledger import LedgerApi
@@ -60,6 +61,7 @@ class AsyncClient:
         self.routes = SpecsApi(self.assets, "route")
         self.gateway = GatewayApi(self._channel)
         self.budgets = BudgetsApi(self._channel)
+        self.data = DataApi(self._channel)
 
     @property
     def base_url(self) -> str:

@@ -16,6 +16,7 @@ import httpx
 from aifactory.client._async import AsyncClient
 from aifactory.client.assets import AssetsApi
 from aifactory.client.budgets import BudgetsApi
+from aifactory.client.data import DataApi
 from aifactory.client.gateway import GatewayApi
 from aifactory.client.identity import KeysApi, PrincipalsApi, TeamsApi
 from aifactory.client.ledger import LedgerApi
@@ -162,6 +163,7 @@ class Client:
         self.routes: Blocking[SpecsApi] = Blocking(self._loop, self._async.routes)
         self.gateway: Blocking[GatewayApi] = Blocking(self._loop, self._async.gateway)
         self.budgets: Blocking[BudgetsApi] = Blocking(self._loop, self._async.budgets)
+        self.data: Blocking[DataApi] = Blocking(self._loop, self._async.data)
 
     @property
     def base_url(self) -> str:

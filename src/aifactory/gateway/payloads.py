@@ -56,7 +56,8 @@ class Transcript:
 
     def _merge(self, call: dict[str, Any]) -> None:
         merged = self.tool_calls.setdefault(
-            int(call.get("index", 0)), {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
+            int(call.get("index", 0)),
+            {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
         )
         merged["id"] = merged["id"] or call.get("id")
         function = call.get("function") or {}

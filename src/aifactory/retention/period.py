@@ -36,7 +36,9 @@ class RetentionTerm:
         conflict = min_days is not None and max_days is not None and min_days > max_days
         if conflict:
             log.warning(
-                "retention minimum %d days exceeds the maximum %d days: keeping the minimum", min_days, max_days
+                "retention minimum %d days exceeds the maximum %d days: keeping the minimum",
+                min_days,
+                max_days,
             )
         return cls(max(days, 0), conflict)
 

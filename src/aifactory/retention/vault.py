@@ -22,9 +22,9 @@ from aifactory.retention.keys import PayloadKeys, load_master_key
 from aifactory.retention.period import RetentionTerm
 from aifactory.retention.records import Erasure, Purge, RunPayload
 from aifactory.retention.sealing import open_payload, seal
+from aifactory.settings import Settings
 from aifactory.store import ledger_rows
 from aifactory.store import payload_rows as rows
-from aifactory.settings import Settings
 from aifactory.store.db import Database
 
 __all__ = ["PayloadIn", "PayloadVault", "Stored"]
@@ -70,7 +70,9 @@ def _iso(moment: datetime) -> str:
 class PayloadVault:
     """Encrypted run payloads: per-subject data keys wrapped by the instance's master key."""
 
-    def __init__(self, db: Database, keys: PayloadKeys, *, enabled: bool = True, default_days: int = 30) -> None:
+    def __init__(
+        self, db: Database, keys: PayloadKeys, *, enabled: bool = True, default_days: int = 30
+    ) -> None:
         self.db = db
         self.keys = keys
         self.enabled = enabled
@@ -106,7 +108,9 @@ class PayloadVault:
                 sealed = seal(item.payload, data_key, item.run_id)
             except (ValueError, TypeError):  # not canonical JSON (an integer beyond 2**53...)
                 # The run and its ledger entry matter more than its payload: never lose them to it.
-                log.exception("the payload of run %s cannot be stored; the run is recorded without it", item.run_id)
+                log.exception(
+                    "the payload of run %s cannot be stored; the run is recorded without it", item.run_id
+                )
                 continue
             term = item.term or RetentionTerm.of(self.default_days)
             until = term.until(item.created_at)
@@ -203,8 +207,12 @@ class PayloadVault:
             count = rows.shred_payloads(conn, now=now, reason="erasure", key_ids=key_ids)
             destroyed = rows.destroy_keys(conn, key_ids, now)
             data = {"subject_hash": subject_hash, "payloads": count, "keys": destroyed, "reason": reason}
-            ledger_rows.enqueue(conn, [Event("data.erased", f"subject:{subject_hash}", actor, data, now).to_json()])
-        return Erasure(subject_hash=subject_hash, payloads=count, keys=destroyed, reason=reason, erased_at=now)
+            ledger_rows.enqueue(
+                conn, [Event("data.erased", f"subject:{subject_hash}", actor, data, now).to_json()]
+            )
+        return Erasure(
+            subject_hash=subject_hash, payloads=count, keys=destroyed, reason=reason, erased_at=now
+        )
 
     def count_due(self, now: datetime | None = None) -> int:
         """How many payloads are past retention now."""
@@ -220,5 +228,8 @@ def _purged(run_ids: list[str]) -> dict[str, Any]:
 def _gone(run_id: str, reason: str | None, when: datetime) -> str:
     at = _iso(when)
     if reason == "erasure":
-        return f"the payload of run {run_id} was erased at {at} at its data subject's request; it cannot be recovered"
+        return (
+            f"the payload of run {run_id} was erased at {at} at its data subject's request; "
+            "it cannot be recovered"
+        )
     return f"the payload of run {run_id} was purged at {at}: its retention period ended"

@@ -21,8 +21,7 @@ __all__ = [
     "payload",
     "secure_delete",
     "shred_payloads",
-    "subject_payload_count",
-    "wrapped_key",
+    "subject_keys",
 ]
 
 _CHUNK = 900  # below SQLite's bound-parameter limit
@@ -76,12 +75,6 @@ def payload(conn: Connection, run_id: str) -> RowMapping | None:
     return conn.execute(query).mappings().first()
 
 
-def wrapped_key(conn: Connection, key_id: str) -> bytes | None:
-    """A data key's wrapped bytes (None once destroyed)."""
-    value = conn.execute(select(payload_keys.c.wrapped_key).where(payload_keys.c.id == key_id)).scalar()
-    return None if value is None else bytes(value)
-
-
 def due_payloads(conn: Connection, now: datetime, limit: int) -> list[tuple[str, str, bool]]:
     """(run id, key id, key is per-run) of live payloads past retention, oldest due first, locked so
     that a purge on another replica skips them."""
@@ -99,7 +92,9 @@ def due_payloads(conn: Connection, now: datetime, limit: int) -> list[tuple[str,
 
 def count_due(conn: Connection, now: datetime) -> int:
     """How many live payloads are past retention."""
-    query = select(func.count()).where(run_payloads.c.purged_at.is_(None), run_payloads.c.retention_until <= now)
+    query = select(func.count()).where(
+        run_payloads.c.purged_at.is_(None), run_payloads.c.retention_until <= now
+    )
     return int(conn.execute(query).scalar_one())
 
 
@@ -120,21 +115,15 @@ def shred_payloads(
     return shredded
 
 
-def subject_payload_count(conn: Connection, key_ids: Sequence[str]) -> int:
-    """How many live payloads the given keys encrypt."""
-    if not key_ids:
-        return 0
-    query = select(func.count()).where(run_payloads.c.key_id.in_(key_ids), run_payloads.c.purged_at.is_(None))
-    return int(conn.execute(query).scalar_one())
-
-
 def destroy_keys(conn: Connection, key_ids: Sequence[str], now: datetime) -> int:
     """Overwrite the given data keys and mark them destroyed."""
     destroyed = 0
     for start in range(0, len(key_ids), _CHUNK):
         statement = (
             update(payload_keys)
-            .where(payload_keys.c.id.in_(key_ids[start : start + _CHUNK]), payload_keys.c.destroyed_at.is_(None))
+            .where(
+                payload_keys.c.id.in_(key_ids[start : start + _CHUNK]), payload_keys.c.destroyed_at.is_(None)
+            )
             .values(wrapped_key=None, destroyed_at=now)
         )
         destroyed += conn.execute(statement).rowcount
