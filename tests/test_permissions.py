@@ -26,6 +26,7 @@ RESOURCES = {
     "team": Resource("Team", "t-new"),
     "route": Resource("Route", "chat-default"),
     "budget": Resource("Budget", "*"),
+    "data": Resource("Data", "*"),
     "own-run": Resource("Run", "run_1", {"principal": ME}),
     "other-run": Resource("Run", "run_2", {"principal": OTHER}),
 }
@@ -47,6 +48,8 @@ budgets.create     budget     Y     Y        -      -        -       -       -  
 budgets.disable    budget     Y     Y        -      -        -       -       -   -
 budgets.list       budget     Y     Y        Y      Y        Y       Y       -   -
 budgets.read       budget     Y     Y        Y      Y        Y       Y       -   -
+data.erase         data       Y     Y        -      -        -        -       -   -
+data.purge         data       Y     Y        -      -        -        -       -   -
 gateway.chat       route      Y     Y        Y      -        -        -       Y   -
 gateway.embed      route      Y     Y        Y      -        -        -       Y   -
 gateway.models     route      Y     Y        Y      Y        Y        Y       Y   -
@@ -61,6 +64,8 @@ keys.update        other-key  Y     Y        -      -        -        -       - 
 principals.create  principal  Y     Y        -      -        -        -       -   -
 principals.list    principal  Y     Y        Y      Y        Y        Y       -   -
 principals.read    principal  Y     Y        Y      Y        Y        Y       -   -
+runs.payload       own-run    Y     Y        -      -        Y        -       -   -
+runs.payload       other-run  Y     Y        -      -        Y        -       -   -
 runs.read          own-run    Y     Y        Y      Y        Y        Y       Y   Y
 runs.read          other-run  Y     Y        Y      Y        Y        Y       -   -
 teams.create       team       Y     Y        -      -        -        -       -   -
