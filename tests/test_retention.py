@@ -83,11 +83,13 @@ def test_payload_round_trip_commitment_and_nothing_in_clear(runtime: Runtime) ->
     assert data["payload_commitment"] == hashlib.sha256(salt + canonical_json(PAYLOAD)).hexdigest()
     until = datetime.fromisoformat(data["retention_until"])
     assert until == run.created_at + timedelta(days=30) == opened.retention_until
-    assert data["retention_days"] == 30 and "retention_conflict" not in data
+    assert data["retention_days"] == 30
+    assert "retention_conflict" not in data
     with runtime.db.read() as conn:
         row = conn.execute(select(runs).where(runs.c.id == run.id)).mappings().one()
         stored = conn.execute(select(run_payloads.c.ciphertext)).scalar_one()
-    assert b"birthday" not in stored and b"1990" not in stored
+    assert b"birthday" not in stored
+    assert b"1990" not in stored
     assert "birthday" not in json.dumps(dict(row), default=str)
     assert "birthday" not in leaves(runtime)[f"run:{run.id}"][1].decode()
     assert_ledger_verifies(runtime)
@@ -149,7 +151,7 @@ def test_purge_deletes_due_payloads_and_keeps_the_ledger_verifying(runtime: Runt
     assert sorted(first.run_ids + second.run_ids) == sorted(r.id for r in due)
     assert vault.purge().purged == 0
     for run in due:
-        with pytest.raises(GoneError, match="purged .* retention period ended"):
+        with pytest.raises(GoneError, match=r"purged .* retention period ended"):
             vault.read(run.id)
     assert vault.read(kept.id).payload == PAYLOAD
     with runtime.db.read() as conn:
@@ -182,7 +184,7 @@ def test_erasure_makes_decryption_impossible_and_proofs_still_hold(runtime: Runt
     assert (report.payloads, report.keys, report.reason) == (2, 1, "ticket 7")
     assert report.subject_hash == runtime.gateway.payloads.subject_hash("erin")
     for run in erased:
-        with pytest.raises(GoneError, match="erased .* cannot be recovered"):
+        with pytest.raises(GoneError, match=r"erased .* cannot be recovered"):
             runtime.gateway.payloads.read(run.id)
     assert runtime.gateway.payloads.read(other.id).payload == PAYLOAD
     with runtime.db.read() as conn:
@@ -191,7 +193,8 @@ def test_erasure_makes_decryption_impossible_and_proofs_still_hold(runtime: Runt
             .mappings()
             .one()
         )
-    assert key["wrapped_key"] is None and key["destroyed_at"] is not None
+    assert key["wrapped_key"] is None
+    assert key["destroyed_at"] is not None
     # The old ciphertexts, restored from the backup, do not open with any key the database still has.
     restored = [row for row in backup if row["run_id"] in {r.id for r in erased}]
     assert all(row["key_id"] == key["id"] for row in restored)
@@ -202,7 +205,8 @@ def test_erasure_makes_decryption_impossible_and_proofs_still_hold(runtime: Runt
     # The ledger keeps verifying, and every erased run's leaf still proves its inclusion.
     entries = leaves(runtime)
     erasure = json.loads(entries[f"subject:{report.subject_hash}"][1])
-    assert erasure["type"] == "data.erased" and erasure["actor"] == "prn_admin"
+    assert erasure["type"] == "data.erased"
+    assert erasure["actor"] == "prn_admin"
     assert erasure["data"] == {
         "subject_hash": report.subject_hash,
         "payloads": 2,
