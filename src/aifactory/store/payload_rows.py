@@ -27,11 +27,12 @@ __all__ = [
 _CHUNK = 900  # below SQLite's bound-parameter limit
 
 
-def _locked(conn: Connection, query: Select[Any], *, skip: bool = False) -> Select[Any]:
-    """Rows locked until the transaction ends (PostgreSQL; a SQLite write transaction is exclusive)."""
+def _locked(conn: Connection, query: Select[Any], *, shared: bool = False) -> Select[Any]:
+    """Rows locked until the transaction ends (PostgreSQL; a SQLite write transaction is exclusive).
+    Shared locks let run writers use one key at once while an erasure of it waits for them."""
     if conn.dialect.name != "postgresql":
         return query
-    return query.with_for_update(skip_locked=skip)
+    return query.with_for_update(read=shared)
 
 
 def live_subject_keys(conn: Connection, subject_hashes: Collection[str]) -> dict[str, tuple[str, bytes]]:
@@ -43,7 +44,7 @@ def live_subject_keys(conn: Connection, subject_hashes: Collection[str]) -> dict
             payload_keys.c.subject_hash.in_(hashes[start : start + _CHUNK]),
             payload_keys.c.destroyed_at.is_(None),
         )
-        rows = conn.execute(_locked(conn, query))
+        rows = conn.execute(_locked(conn, query, shared=True))
         found.update({r.subject_hash: (r.id, bytes(r.wrapped_key)) for r in rows})
     return found
 
