@@ -4,6 +4,7 @@ verifying afterwards (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -19,6 +20,9 @@ from typer.testing import CliRunner, Result
 from aifactory.cli.main import app
 from aifactory.client import Client
 from aifactory.gateway.runs import RunRecord, subject_hash
+from aifactory.gateway.service import CallContext
+from aifactory.gateway.types import ChatRequest
+from aifactory.identity.permissions import Subject
 from aifactory.ids import new_id
 from aifactory.retention.sealing import commitment
 from aifactory.runtime import Runtime
@@ -248,5 +252,28 @@ def test_the_server_purges_in_the_background(tmp_path: Path, settings: Settings,
                 break
             time.sleep(0.02)
         assert rt.gateway.payloads.count_due() == 0
+    finally:
+        rt.close()
+
+
+def test_the_gateway_takes_retention_from_the_call_context(served: tuple[LiveServer, httpx.Client]) -> None:
+    live, _caller = served
+    rt = Runtime.open(live.settings)  # a second process on the same database, calling in process
+    caller = Subject("prn_inproc", "app", ("app",), None)
+    call = CallContext(caller, data_subject="user-77", retention_min_days=90, retention_max_days=7)
+    request = ChatRequest(model="chat-fake", messages=[{"role": "user", "content": "keep me"}])
+
+    async def main() -> RunRecord:
+        try:
+            return (await rt.gateway.chat(request, call))[1]
+        finally:
+            await rt.gateway.aclose()
+
+    try:
+        run = asyncio.run(main())
+        stored = rt.gateway.payloads.read(run.id)
+        assert stored.payload["output"]["text"] == "echo: keep me"
+        assert stored.retention_until - stored.created_at == timedelta(days=90)  # the minimum wins
+        assert rt.gateway.runs.get(run.id)["subject_hash"] == rt.gateway.payloads.subject_hash("user-77")
     finally:
         rt.close()
