@@ -225,6 +225,19 @@ def test_erasure_makes_decryption_impossible_and_proofs_still_hold(runtime: Runt
     assert runtime.gateway.payloads.read(later.id).payload == PAYLOAD
 
 
+def test_a_call_that_began_before_its_subject_was_erased_stores_no_payload(runtime: Runtime) -> None:
+    began = datetime.now(UTC) - timedelta(minutes=5)  # a long stream, still running during the erasure
+    record(runtime, "jo")
+    runtime.gateway.payloads.erase("jo", actor="prn_admin")
+    late = record(runtime, "jo", created_at=began)
+    with pytest.raises(NotFoundError):
+        runtime.gateway.payloads.read(late.id)
+    assert "payload_commitment" not in event_data(runtime, f"run:{late.id}")
+    assert runtime.gateway.runs.get(late.id)["id"] == late.id  # the run itself is recorded
+    after = record(runtime, "jo")
+    assert runtime.gateway.payloads.read(after.id).payload == PAYLOAD
+
+
 def _live_data_keys(rt: Runtime) -> list[bytes]:
     with rt.db.read() as conn:
         rows = conn.execute(select(payload_keys.c.id, payload_keys.c.wrapped_key)).all()

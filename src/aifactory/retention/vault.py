@@ -94,6 +94,7 @@ class PayloadVault:
         """Seal and insert payloads in the caller's transaction; run id -> what the ledger records."""
         if not self.enabled or not items:
             return {}
+        items = self._after_erasures(conn, items)
         data_keys = self._subject_keys(conn, {i.subject_hash for i in items if i.subject_hash})
         new_keys: list[dict[str, Any]] = []
         payloads: list[dict[str, Any]] = []
@@ -128,6 +129,20 @@ class PayloadVault:
         rows.insert_keys(conn, new_keys)
         rows.insert_payloads(conn, payloads)
         return stored
+
+    def _after_erasures(self, conn: Connection, items: Sequence[PayloadIn]) -> list[PayloadIn]:
+        """The items whose subject was not erased after the call began: a stream that was running
+        when its subject was erased must not bring the subject's data back under a new key."""
+        erased = rows.last_erasures(conn, {i.subject_hash for i in items if i.subject_hash})
+        if not erased:
+            return list(items)
+        kept = []
+        for item in items:
+            if item.subject_hash in erased and item.created_at <= erased[item.subject_hash]:
+                log.info("run %s began before its subject was erased: its payload is not stored", item.run_id)
+            else:
+                kept.append(item)
+        return kept
 
     def _fresh_key(self, subject_hash: str | None, at: datetime) -> tuple[str, bytes, dict[str, Any]]:
         key_id = new_id("pkey")

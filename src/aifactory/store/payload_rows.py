@@ -17,6 +17,7 @@ __all__ = [
     "due_payloads",
     "insert_keys",
     "insert_payloads",
+    "last_erasures",
     "live_subject_keys",
     "payload",
     "secure_delete",
@@ -46,6 +47,23 @@ def live_subject_keys(conn: Connection, subject_hashes: Collection[str]) -> dict
         )
         rows = conn.execute(_locked(conn, query, shared=True))
         found.update({r.subject_hash: (r.id, bytes(r.wrapped_key)) for r in rows})
+    return found
+
+
+def last_erasures(conn: Connection, subject_hashes: Collection[str]) -> dict[str, datetime]:
+    """subject hash -> when its newest destroyed key was destroyed (subjects never erased are absent)."""
+    found: dict[str, datetime] = {}
+    hashes = sorted(subject_hashes)
+    for start in range(0, len(hashes), _CHUNK):
+        query = (
+            select(payload_keys.c.subject_hash, func.max(payload_keys.c.destroyed_at))
+            .where(
+                payload_keys.c.subject_hash.in_(hashes[start : start + _CHUNK]),
+                payload_keys.c.destroyed_at.is_not(None),
+            )
+            .group_by(payload_keys.c.subject_hash)
+        )
+        found.update({row[0]: row[1] for row in conn.execute(query)})
     return found
 
 

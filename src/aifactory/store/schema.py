@@ -319,6 +319,9 @@ Index(
 )
 """At most one live key per subject; after an erasure the subject's next run gets a new key."""
 
+Index("ix_payload_keys_subject_hash", payload_keys.c.subject_hash)
+"""A subject's keys, destroyed ones included (when was it last erased?)."""
+
 run_payloads = Table(
     "run_payloads",
     metadata,

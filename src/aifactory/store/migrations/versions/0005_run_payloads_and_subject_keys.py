@@ -45,6 +45,7 @@ def upgrade() -> None:
         sqlite_where=_LIVE_KEY,
         postgresql_where=_LIVE_KEY,
     )
+    op.create_index("ix_payload_keys_subject_hash", "payload_keys", ["subject_hash"], unique=False)
     op.create_table(
         "run_payloads",
         sa.Column("run_id", sa.String(length=40), nullable=False),
@@ -75,5 +76,6 @@ def downgrade() -> None:
     op.drop_index("ix_run_payloads_due", table_name="run_payloads")
     op.drop_index(op.f("ix_run_payloads_key_id"), table_name="run_payloads")
     op.drop_table("run_payloads")
+    op.drop_index("ix_payload_keys_subject_hash", table_name="payload_keys")
     op.drop_index("uq_payload_keys_live_subject", table_name="payload_keys")
     op.drop_table("payload_keys")
