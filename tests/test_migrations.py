@@ -9,13 +9,13 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from aifactory.errors import ConflictError
 from aifactory.store import Database
 from aifactory.store.migrate import alembic_config, upgrade
-from aifactory.store.schema import api_keys, budgets, metadata, teams
+from aifactory.store.schema import api_keys, budgets, metadata, payload_keys, run_payloads, teams
 
 
 def test_migrations_match_the_declared_schema(database_url: str) -> None:
@@ -68,6 +68,43 @@ def test_0003_keeps_budgets_and_lets_a_disabled_one_be_replaced(database_url: st
         with db.write() as conn:
             conn.execute(delete(budgets).where(budgets.c.id == "bud_old"))
         _migrate(db, "0002", down=True)
+        _migrate(db, "head")
+    finally:
+        db.dispose()
+
+
+def test_0005_adds_and_drops_the_payload_tables(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        _migrate(db, "head")
+        now = datetime.now(UTC)
+        with db.write() as conn:
+            conn.execute(
+                insert(payload_keys),
+                [{"id": "pkey_1", "subject_hash": "h", "wrapped_key": b"k", "created_at": now}],
+            )
+            conn.execute(
+                insert(run_payloads),
+                [
+                    {
+                        "run_id": "run_1",
+                        "key_id": "pkey_1",
+                        "nonce": b"n",
+                        "ciphertext": b"c",
+                        "created_at": now,
+                        "retention_until": now,
+                    }
+                ],
+            )
+        with pytest.raises(ConflictError), db.write(conflict="two live keys") as conn:
+            conn.execute(insert(payload_keys), [{"id": "pkey_2", "subject_hash": "h", "created_at": now}])
+        with db.write() as conn:  # once destroyed, the subject may get a new key
+            conn.execute(payload_keys.update().values(wrapped_key=None, destroyed_at=now))
+            conn.execute(insert(payload_keys), [{"id": "pkey_2", "subject_hash": "h", "created_at": now}])
+        _migrate(db, "-1", down=True)
+        tables = set(inspect(db.engine).get_table_names())
+        assert not {"payload_keys", "run_payloads"} & tables
+        assert "runs" in tables
         _migrate(db, "head")
     finally:
         db.dispose()

@@ -27,6 +27,7 @@ RESOURCES = {
     "route": Resource("Route", "chat-default"),
     "budget": Resource("Budget", "*"),
     "policy": Resource("Policy", "*"),
+    "data": Resource("Data", "*"),
     "own-run": Resource("Run", "run_1", {"principal": ME}),
     "other-run": Resource("Run", "run_2", {"principal": OTHER}),
 }
@@ -48,6 +49,8 @@ budgets.create     budget     Y     Y        -      -        -       -       -  
 budgets.disable    budget     Y     Y        -      -        -       -       -   -
 budgets.list       budget     Y     Y        Y      Y        Y       Y       -   -
 budgets.read       budget     Y     Y        Y      Y        Y       Y       -   -
+data.erase         data       Y     Y        -      -        -        -       -   -
+data.purge         data       Y     Y        -      -        -        -       -   -
 gateway.chat       route      Y     Y        Y      -        -        -       Y   -
 gateway.embed      route      Y     Y        Y      -        -        -       Y   -
 gateway.models     route      Y     Y        Y      Y        Y        Y       Y   -
@@ -64,6 +67,8 @@ policy.read        policy     Y     Y        Y      Y        Y        Y       - 
 principals.create  principal  Y     Y        -      -        -        -       -   -
 principals.list    principal  Y     Y        Y      Y        Y        Y       -   -
 principals.read    principal  Y     Y        Y      Y        Y        Y       -   -
+runs.payload       own-run    Y     Y        -      -        Y        -       -   -
+runs.payload       other-run  Y     Y        -      -        Y        -       -   -
 runs.read          own-run    Y     Y        Y      Y        Y        Y       Y   Y
 runs.read          other-run  Y     Y        Y      Y        Y        Y       -   -
 teams.create       team       Y     Y        -      -        -        -       -   -

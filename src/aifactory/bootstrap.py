@@ -8,6 +8,7 @@ from typing import Any
 from aifactory.catalog.records import AssetIn
 from aifactory.identity.records import KeyIn, PrincipalIn, TeamIn
 from aifactory.ledger.note import load_or_create_signing_key
+from aifactory.retention.keys import load_or_create_master_key
 from aifactory.runtime import Runtime
 from aifactory.settings import Settings
 
@@ -33,6 +34,7 @@ def initialize(settings: Settings) -> InitResult:
     """Set up a data dir and database (idempotent); the first run returns a bootstrap admin key."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     load_or_create_signing_key(settings.resolved_ledger_key_file)
+    load_or_create_master_key(settings.resolved_payload_key_file)
     runtime = Runtime.open(settings)
     try:
         admin_key = None

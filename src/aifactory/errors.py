@@ -7,6 +7,7 @@
     ├── PermissionDeniedError      403  a Cedar decision denied; names the policy
 │   └── PolicyDeniedError      403  a policy pack denied the request; lists the rules and their sources
     ├── NotFoundError              404  an id, name or index that does not exist
+    ├── GoneError                  410  it existed and was deleted for good (a purged or erased payload)
     ├── ConflictError              409  the state does not allow this change (duplicate, wrong status)
     │   └── GateRefusedError       409  a promotion's gates are unmet; lists every unmet condition
     ├── LimitExceededError         429  our own limits: a budget or a rate limit would be exceeded
@@ -48,6 +49,7 @@ __all__ = [
     "ContextWindowExceededError",
     "CounterUnavailableError",
     "GateRefusedError",
+    "GoneError",
     "GuardrailViolationError",
     "InvalidInputError",
     "LedgerIntegrityError",
@@ -115,6 +117,13 @@ class NotFoundError(AifactoryError):
     """The named thing does not exist."""
 
     title = "Not found"
+
+
+class GoneError(AifactoryError):
+    """The thing existed and was deleted for good (a payload purged at the end of its retention, or
+    erased with its data subject's key); `extra["reason"]` says which."""
+
+    title = "Gone"
 
 
 class ConflictError(AifactoryError):
@@ -246,6 +255,7 @@ STATUS_BY_ERROR: dict[type[AifactoryError], int] = {
     AuthenticationError: 401,
     PermissionDeniedError: 403,
     NotFoundError: 404,
+    GoneError: 410,
     GateRefusedError: 409,
     ConflictError: 409,
     LimitExceededError: 429,

@@ -25,6 +25,7 @@ from aifactory.policy.switches import KillSwitches
 from aifactory.policy.tool_guard import ToolGuard
 from aifactory.policy.tool_policies import ToolPolicies
 from aifactory.policy.tool_specs import ToolCatalog
+from aifactory.retention.purger import Purger
 from aifactory.settings import Settings
 from aifactory.store import Database
 from aifactory.store.changes import versions
@@ -114,6 +115,11 @@ class Runtime:
             self.policy,
         )
         self.gateway.refresh()
+        self.purger = Purger(
+            self.gateway.payloads,
+            interval=settings.retention_purge_interval,
+            batch=settings.retention_purge_batch,
+        )
         self.watcher = ChangeWatcher(db, settings.change_poll_interval)
         self.tools = ToolCatalog(self.catalog, settings.gateway_label)
         self.watcher.on("catalog", self.tools.refresh)  # first: a served route finds its tools served
@@ -152,12 +158,14 @@ class Runtime:
         self.watcher.start()
         if self.listener is not None:
             self.listener.start()
+        self.purger.start()
 
     def close(self) -> None:
         """Stop background work, flush the ledger and close the database."""
         self.watcher.stop()
         if self.listener is not None:
             self.listener.stop()
+        self.purger.stop()
         self.gateway.runs.stop()
         self.ledger.stop()
         self.db.dispose()

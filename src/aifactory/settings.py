@@ -139,6 +139,35 @@ class Settings(BaseSettings):
         description="Seconds to wait for Redis to connect or to answer (one retry) before a call that "
         "needs the counters is refused with 503.",
     )
+    store_payloads: bool = Field(
+        default=True,
+        description="Keep what each gateway call sent upstream and got back, encrypted per data subject "
+        "(`docs/retention.md`). False keeps run records and ledger entries only.",
+    )
+    payload_key_file: Path | None = Field(
+        default=None,
+        description="Master key (32 bytes, base64) that wraps the payload data keys and keys subject "
+        "pseudonyms. Unset: `payload.key` in the data dir, created by `aifactory init` with mode 0600. "
+        "Replicas share it.",
+    )
+    retention_default_days: int = Field(
+        default=30,
+        ge=0,
+        description="Days a run's payload is kept when its policy decision sets no retention; a "
+        "decision's `retention_min_days` and `retention_max_days` clamp it.",
+    )
+    retention_purge_interval: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Seconds between purges of payloads past retention by the server; 0 turns the "
+        "background purge off (`aifactory data purge` still works).",
+    )
+    retention_purge_batch: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Most payloads one purge transaction (and its `data.purged` ledger entry) covers.",
+    )
     log_level: str = Field(default="INFO", description="Log level of the server and CLI.")
 
     @property
@@ -152,3 +181,8 @@ class Settings(BaseSettings):
     def resolved_ledger_key_file(self) -> Path:
         """Where the checkpoint signing key lives."""
         return self.ledger_key_file or self.data_dir / "ledger.key"
+
+    @property
+    def resolved_payload_key_file(self) -> Path:
+        """Where the payload master key lives."""
+        return self.payload_key_file or self.data_dir / "payload.key"

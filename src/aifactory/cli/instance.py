@@ -14,7 +14,7 @@ __all__ = ["init", "serve"]
 
 
 def init(json_: JsonFlag = False) -> None:
-    """Create the data dir, database and signing key; the first run prints an admin key, once."""
+    """Create the data dir, database, signing key and payload key; the first run prints an admin key, once."""
     settings = load_settings()
     with opening(settings):
         result = initialize(settings)

@@ -11,6 +11,7 @@ from aifactory.cli import (
     assets,
     budgets,
     chat,
+    data,
     deployments,
     instance,
     keys,
@@ -63,6 +64,7 @@ app.add_typer(budgets.app, name="budgets")
 app.add_typer(policy.app, name="policy")
 app.add_typer(kill_switches.app, name="kill-switches")
 app.add_typer(tools.app, name="tools")
+app.add_typer(data.app, name="data")
 app.command("chat")(chat.chat)
 
 

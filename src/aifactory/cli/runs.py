@@ -9,12 +9,12 @@ from typing import Annotated, Any
 
 import typer
 
-from aifactory.cli._output import JsonFlag, emit_json, print_table
+from aifactory.cli._output import JsonFlag, emit_json, print_table, say
 from aifactory.cli._session import current
 from aifactory.client import AsyncClient
 from aifactory.errors import NotFoundError
 
-__all__ = ["app", "fetch_run", "summary"]
+__all__ = ["app", "fetch_run", "payload", "summary"]
 
 app = typer.Typer(help="Run records of gateway calls.", no_args_is_help=True)
 
@@ -97,3 +97,24 @@ def show(
         columns = list(dict.fromkeys(key for attempt in attempts for key in attempt))
         rows = [[n, *(attempt.get(c) for c in columns)] for n, attempt in enumerate(attempts, 1)]
         print_table("Attempts", ["#", *columns], rows)
+
+
+@app.command("payload")
+def payload(
+    run_id: Annotated[str, typer.Argument(help="The run id (the X-Aifactory-Run-Id of a call).")],
+    json_: JsonFlag = False,
+) -> None:
+    """Show what a run sent upstream and got back (decrypted; the read is recorded in the ledger)."""
+    record = current().call(lambda c: c.gateway.payload(run_id))
+    if json_:
+        emit_json(record)
+        return
+    request = record.payload.get("request") or {}
+    rows = [[m.get("role"), m.get("content")] for m in request.get("messages") or []]
+    rows += [["input", text] for text in request.get("input") or []]
+    output = record.payload.get("output") or {}
+    if output:
+        rows.append(["output", output.get("text")])
+        rows += [["tool call", call] for call in output.get("tool_calls") or []]
+    print_table(f"Payload of run {run_id}", ["part", "content"], rows)
+    say(f"kept until {record.retention_until.isoformat()}; commitment {record.commitment}")

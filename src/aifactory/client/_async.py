@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from aifactory.client._http import Channel
 from aifactory.client.assets import AssetsApi
 from aifactory.client.budgets import BudgetsApi
+from aifactory.client.data import DataApi
 from aifactory.client.gateway import GatewayApi
 from aifactory.client.identity import KeysApi, PrincipalsApi, TeamsApi
 from aifactory.client.kill_switches import KillSwitchesApi, ToolsApi
@@ -65,6 +66,7 @@ class AsyncClient:
         self.policy = PolicyApi(self._channel)
         self.kill_switches = KillSwitchesApi(self._channel)
         self.tools = ToolsApi(self._channel)
+        self.data = DataApi(self._channel)
 
     @property
     def base_url(self) -> str:

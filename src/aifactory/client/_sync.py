@@ -16,6 +16,7 @@ import httpx
 from aifactory.client._async import AsyncClient
 from aifactory.client.assets import AssetsApi
 from aifactory.client.budgets import BudgetsApi
+from aifactory.client.data import DataApi
 from aifactory.client.gateway import GatewayApi
 from aifactory.client.identity import KeysApi, PrincipalsApi, TeamsApi
 from aifactory.client.kill_switches import KillSwitchesApi, ToolsApi
@@ -165,6 +166,7 @@ class Client:
         self.budgets: Blocking[BudgetsApi] = Blocking(self._loop, self._async.budgets)
         self.kill_switches: Blocking[KillSwitchesApi] = Blocking(self._loop, self._async.kill_switches)
         self.tools: Blocking[ToolsApi] = Blocking(self._loop, self._async.tools)
+        self.data: Blocking[DataApi] = Blocking(self._loop, self._async.data)
 
     @property
     def base_url(self) -> str:

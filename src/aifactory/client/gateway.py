@@ -26,6 +26,7 @@ import httpx
 from aifactory.client._http import Channel, present, segment
 from aifactory.client._problems import error_from_event
 from aifactory.errors import AifactoryError
+from aifactory.retention.records import RunPayload
 
 __all__ = ["MODEL_TIMEOUT", "RUN_HEADER", "ChatResult", "ChatStream", "GatewayApi", "delta_text"]
 
@@ -228,6 +229,10 @@ class GatewayApi:
     async def run(self, run_id: str) -> dict[str, Any]:
         """A run record: route, deployment, attempts, latency, tokens, cost (never prompt text)."""
         return await self._channel.parse(dict, "GET", f"/v1/runs/{segment(run_id)}")
+
+    async def payload(self, run_id: str) -> RunPayload:
+        """What a run sent and got back, decrypted (`GoneError` once purged or erased)."""
+        return await self._channel.one(RunPayload, "GET", f"/v1/runs/{segment(run_id)}/payload")
 
 
 def _vectors(body: Any) -> list[list[float]]:

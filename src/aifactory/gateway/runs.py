@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, fields
@@ -16,6 +17,8 @@ from sqlalchemy import Connection
 from aifactory.errors import NotFoundError
 from aifactory.ledger import Event
 from aifactory.policy.decision import Obligations
+from aifactory.retention.period import RetentionTerm
+from aifactory.retention.vault import PayloadIn, PayloadVault, Stored
 from aifactory.store import ledger_rows, run_rows
 from aifactory.store.db import Database
 from aifactory.store.group_commit import GroupCommitWriter
@@ -23,9 +26,11 @@ from aifactory.store.group_commit import GroupCommitWriter
 __all__ = ["RunRecord", "RunWriter", "subject_hash"]
 
 
-def subject_hash(subject: str | None) -> str | None:
-    """The data subject, pseudonymised: raw identifiers never reach runs or the ledger."""
-    return None if not subject else hashlib.sha256(subject.encode()).hexdigest()
+def subject_hash(subject: str | None, secret: bytes) -> str | None:
+    """The data subject, pseudonymised with the instance's secret (HMAC-SHA-256): raw identifiers
+    never reach runs or the ledger, and a guessed id (an email address) cannot be checked against a
+    hash without the secret. `PayloadVault.subject_hash` is the same function with the secret bound."""
+    return None if not subject else hmac.new(secret, subject.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass
@@ -62,6 +67,11 @@ class RunRecord:
     """The decision's ledger fields (id, outcome, digest, packs): in the ledger entry, not the row."""
     obligations: Obligations | None = None
     """The decision's obligations, for the response (disclosures, review): in neither."""
+    payload: dict[str, Any] | None = None
+    """What was sent upstream and what came back: stored encrypted apart (`aifactory.retention`),
+    never in the row or the ledger event, which gets only its salted commitment."""
+    retention: RetentionTerm | None = None
+    """How long the payload is kept (from the policy decision); None: `retention_default_days`."""
 
     def row(self) -> dict[str, Any]:
         """The `runs` table row."""
@@ -71,10 +81,13 @@ class RunRecord:
                 values[name] = Decimal(str(round(values[name], 3)))
         return values
 
-    def event(self) -> Event:
-        """The ledger event: no prompt or output text, only what the call was and cost. Numbers
-        that are not integers are decimal strings, as canonical JSON should carry them."""
+    def event(self, stored: Stored | None = None) -> Event:
+        """The ledger event: no prompt or output text, only what the call was and cost (and, when a
+        payload was stored, its commitment and retention). Numbers that are not integers are decimal
+        strings, as canonical JSON should carry them."""
         data = {k: v for k, v in self.row().items() if k not in ("id", "created_at", "principal_id")}
+        if stored is not None:
+            data.update(stored.ledger_fields())
         data["cost_usd"] = None if self.cost_usd is None else str(self.cost_usd)
         for name in ("latency_ms", "ttft_ms"):
             data[name] = None if data[name] is None else str(data[name])
@@ -83,23 +96,32 @@ class RunRecord:
         return Event(f"run.{self.status}", f"run:{self.id}", self.principal_id, data, self.created_at)
 
 
-_NOT_IN_ROW = frozenset({"decision", "obligations"})
+_NOT_IN_ROW = frozenset({"decision", "obligations", "payload", "retention"})
 _FIELDS = tuple(f.name for f in fields(RunRecord) if f.name not in _NOT_IN_ROW)
 
 
-def _sink(conn: Connection, records: Sequence[RunRecord]) -> None:
-    run_rows.insert_runs(conn, [r.row() for r in records])
-    ledger_rows.enqueue(conn, [r.event().to_json() for r in records])
+def _payloads(records: Sequence[RunRecord]) -> list[PayloadIn]:
+    return [
+        PayloadIn(r.id, r.subject_hash, r.payload, r.created_at, r.retention)
+        for r in records
+        if r.payload is not None
+    ]
 
 
 class RunWriter:
-    """Group-commits run records with their ledger entries."""
+    """Group-commits run records with their ledger entries (and their sealed payloads, with a vault)."""
 
-    def __init__(self, db: Database, *, batch_size: int) -> None:
+    def __init__(self, db: Database, *, batch_size: int, vault: PayloadVault | None = None) -> None:
         self.db = db
+        self.vault = vault
         self.writer: GroupCommitWriter[RunRecord] = GroupCommitWriter(
-            db, _sink, batch_size=batch_size, name="run-writer"
+            db, self._sink, batch_size=batch_size, name="run-writer"
         )
+
+    def _sink(self, conn: Connection, records: Sequence[RunRecord]) -> None:
+        stored = self.vault.store(conn, _payloads(records)) if self.vault is not None else {}
+        run_rows.insert_runs(conn, [r.row() for r in records])
+        ledger_rows.enqueue(conn, [r.event(stored.get(r.id)).to_json() for r in records])
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -125,7 +147,7 @@ class RunWriter:
     def write_now(self, run: RunRecord) -> None:
         """Write a run in its own transaction (when the group-commit writer is not running)."""
         with self.db.write() as conn:
-            _sink(conn, [run])
+            self._sink(conn, [run])
 
     def get(self, run_id: str) -> dict[str, Any]:
         """A stored run record as JSON-ready data."""

@@ -25,6 +25,7 @@ from aifactory.errors import (
 )
 from aifactory.gateway.builtin import ProviderContext
 from aifactory.gateway.governance import Decider, Governed, govern
+from aifactory.gateway.payloads import Transcript, chat_payload, embedding_payload, response_output
 from aifactory.gateway.provider import Model
 from aifactory.gateway.providers._upstream import Transport
 from aifactory.gateway.reliability import Breaking, CircuitBreaker, Fallback, LatencyStats, Measured, Retrying
@@ -48,6 +49,8 @@ from aifactory.gateway.types import (
 from aifactory.identity.permissions import Subject
 from aifactory.ids import new_id
 from aifactory.policy.decision import RequestContext
+from aifactory.retention.period import RetentionTerm
+from aifactory.retention.vault import PayloadVault
 from aifactory.settings import Settings
 from aifactory.store.db import Database
 
@@ -124,7 +127,8 @@ class Gateway:
         self.factories = factories
         self.latency = LatencyStats()
         self.breakers: dict[str, CircuitBreaker] = {}
-        self.runs = RunWriter(db, batch_size=settings.ledger_batch_size)
+        self.payloads = PayloadVault.from_settings(settings, db)
+        self.runs = RunWriter(db, batch_size=settings.ledger_batch_size, vault=self.payloads)
         self.http = Transport()
         self.context = ProviderContext(self.http, settings)
         self.snapshot = Snapshot()
@@ -244,8 +248,14 @@ class Gateway:
             jurisdiction=call.jurisdiction,
             surface=call.surface,
             risk_class=call.risk_class,
-            subject_hash=subject_hash(call.data_subject),
+            subject_hash=subject_hash(call.data_subject, self.payloads.keys.subject_secret),
+            retention=RetentionTerm.of(self.settings.retention_default_days),
         )
+
+    def _keep(self, run: RunRecord, payload: dict[str, Any]) -> None:
+        """Attach what was sent and received to the run, unless payload capture is off."""
+        if self.settings.store_payloads:
+            run.payload = payload
 
     async def _open(
         self,
@@ -287,6 +297,10 @@ class Gateway:
         decision = self.policy.decide(call.request_context(datetime.now(UTC)))
         run.decision = decision.ledger_fields()
         run.decision_id, run.decision_outcome = decision.id, decision.outcome
+        o = decision.obligations
+        run.retention = RetentionTerm.of(
+            self.settings.retention_default_days, o.retention_min_days, o.retention_max_days
+        )
         run.obligations = decision.obligations
         return govern(decision, call.constraints)
 
@@ -331,10 +345,12 @@ class Gateway:
         try:
             response = await _within(c.model.complete(request), c.route.timeout_seconds, request.model)
         except UpstreamError as error:
+            self._keep(c.run, chat_payload(request, None))
             await self._close(c, Usage(), error)
             raise
         finally:
             current_trace.reset(token)
+        self._keep(c.run, chat_payload(request, response_output(response)))
         await self._close(c, response.usage, None)
         return response, c.run
 
@@ -372,17 +388,21 @@ class Gateway:
         usage = Usage()
         sent = 0
         error: Exception | None = None
+        transcript = Transcript()
         events = c.model.stream(request)
         try:
             first = await _within(anext(events), c.route.timeout_seconds, request.model)
             c.trace.first_token_at = c.trace.first_token_at or time.perf_counter()
             sent = 1 if isinstance(first, Delta) and first.has_content else 0
+            if isinstance(first, Delta):
+                transcript.add(first)
             yield first
             async for event in events:
                 if isinstance(event, StreamEnd):
                     usage = event.usage
-                elif event.has_content:
-                    sent += 1
+                else:
+                    transcript.add(event)
+                    sent += 1 if event.has_content else 0
                 yield event
         except StopAsyncIteration:
             pass
@@ -395,6 +415,7 @@ class Gateway:
             raise
         finally:
             await events.aclose()  # type: ignore[attr-defined]
+            self._keep(c.run, chat_payload(request, transcript.output()))
             # Shielded: when the client goes away mid-stream this task is cancelled, and the run
             # must still be recorded and its reservation settled.
             await asyncio.shield(self._close(c, usage, error))
@@ -411,10 +432,12 @@ class Gateway:
         try:
             response = await _within(c.model.embed(request), c.route.timeout_seconds, request.model)
         except UpstreamError as error:
+            self._keep(c.run, embedding_payload(request))
             await self._close(c, Usage(), error)
             raise
         finally:
             current_trace.reset(token)
+        self._keep(c.run, embedding_payload(request))
         if c.trace.attempts and c.trace.deployment is None:
             c.trace.deployment = c.trace.attempts[-1].deployment
         await self._close(c, response.usage, None)

@@ -18,6 +18,7 @@ from aifactory.server.middleware import RequestMiddleware
 from aifactory.server.routes import (
     assets,
     budgets,
+    data,
     health,
     identity,
     kill_switches,
@@ -85,6 +86,7 @@ def create_app(
         policy.router,
         kill_switches.router,
         tools.router,
+        data.router,
     ):
         app.include_router(router)
     app.add_middleware(GatewayEdge)  # inside RequestMiddleware: added first, wraps less

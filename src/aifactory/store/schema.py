@@ -314,3 +314,53 @@ kill_switches = Table(
 )
 """The kill switches set now, one per scope and value (`*` for the global one); a cleared switch has
 no row (its history is in the ledger)."""
+
+# --- run payloads (retention and erasure) ---------------------------------------------------------
+
+payload_keys = Table(
+    "payload_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("subject_hash", String(64), nullable=True),
+    Column("wrapped_key", LargeBinary, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("destroyed_at", UTCDateTime, nullable=True),
+)
+"""Data keys that encrypt run payloads, each wrapped by the instance's master key: one per data subject
+(`subject_hash`, keyed), or one per run without a subject (NULL). Destroying a key overwrites
+`wrapped_key` with NULL and sets `destroyed_at`: what it encrypted is unreadable from then on."""
+
+Index(
+    "uq_payload_keys_live_subject",
+    payload_keys.c.subject_hash,
+    unique=True,
+    sqlite_where=payload_keys.c.destroyed_at.is_(None),
+    postgresql_where=payload_keys.c.destroyed_at.is_(None),
+)
+"""At most one live key per subject; after an erasure the subject's next run gets a new key."""
+
+Index("ix_payload_keys_subject_hash", payload_keys.c.subject_hash)
+"""A subject's keys, destroyed ones included (when was it last erased?)."""
+
+run_payloads = Table(
+    "run_payloads",
+    metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("key_id", String(40), ForeignKey("payload_keys.id"), nullable=False, index=True),
+    Column("nonce", LargeBinary, nullable=True),
+    Column("ciphertext", LargeBinary, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("retention_until", UTCDateTime, nullable=False),
+    Column("purged_at", UTCDateTime, nullable=True),
+    Column("purge_reason", String(16), nullable=True),
+)
+"""What a run sent and got back, AES-256-GCM encrypted (the commitment's salt inside). Purging or
+erasing sets `nonce` and `ciphertext` to NULL and records when and why (`retention`, `erasure`)."""
+
+Index(
+    "ix_run_payloads_due",
+    run_payloads.c.retention_until,
+    sqlite_where=run_payloads.c.purged_at.is_(None),
+    postgresql_where=run_payloads.c.purged_at.is_(None),
+)
+"""The purge job's scan: live payloads by when they are due."""

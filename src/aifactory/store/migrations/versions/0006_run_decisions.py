@@ -1,7 +1,7 @@
 """runs carry their policy decision: id and outcome, and the risk class the call was made under
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-25 13:00:00.000000
 
 The decision's digest, context and pack versions go to the run's ledger entry; the row keeps the
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,59 @@
+"""The server's background purge: every `retention_purge_interval` seconds, purge payloads past
+retention in batches until none is due. Replicas may all run it: on PostgreSQL each batch skips rows
+another replica holds; on SQLite there is one server."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from aifactory.retention.vault import PayloadVault
+
+__all__ = ["Purger"]
+
+log = logging.getLogger(__name__)
+
+
+class Purger:
+    """Purges due payloads on a thread, one batch (one transaction, one ledger entry) at a time."""
+
+    def __init__(self, vault: PayloadVault, *, interval: float, batch: int) -> None:
+        self.vault = vault
+        self.interval = interval
+        self.batch = batch
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> int:
+        """Purge everything due now; how many payloads were purged."""
+        total = 0
+        while not self._stop.is_set():
+            report = self.vault.purge(limit=self.batch)
+            total += report.purged
+            if report.purged == 0 or report.remaining == 0:
+                break
+        if total:
+            log.info("purged %d run payloads past their retention", total)
+        return total
+
+    def start(self) -> None:
+        """Start purging in the background (not when the interval is 0)."""
+        if self.interval > 0 and self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="payload-purger", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop, finishing the batch in progress."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("payload purge failed; retrying at the next interval")
+            self._stop.wait(self.interval)
