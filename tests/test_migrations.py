@@ -101,7 +101,7 @@ def test_0005_adds_and_drops_the_payload_tables(database_url: str) -> None:
         with db.write() as conn:  # once destroyed, the subject may get a new key
             conn.execute(payload_keys.update().values(wrapped_key=None, destroyed_at=now))
             conn.execute(insert(payload_keys), [{"id": "pkey_2", "subject_hash": "h", "created_at": now}])
-        _migrate(db, "-1", down=True)
+        _migrate(db, "0004", down=True)
         tables = set(inspect(db.engine).get_table_names())
         assert not {"payload_keys", "run_payloads"} & tables
         assert "runs" in tables

@@ -4,7 +4,6 @@ verifying afterwards (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
@@ -20,9 +19,6 @@ from typer.testing import CliRunner, Result
 from aifactory.cli.main import app
 from aifactory.client import Client
 from aifactory.gateway.runs import RunRecord, subject_hash
-from aifactory.gateway.service import CallContext
-from aifactory.gateway.types import ChatRequest
-from aifactory.identity.permissions import Subject
 from aifactory.ids import new_id
 from aifactory.retention.sealing import commitment
 from aifactory.runtime import Runtime
@@ -256,24 +252,31 @@ def test_the_server_purges_in_the_background(tmp_path: Path, settings: Settings,
         rt.close()
 
 
-def test_the_gateway_takes_retention_from_the_call_context(served: tuple[LiveServer, httpx.Client]) -> None:
-    live, _caller = served
-    rt = Runtime.open(live.settings)  # a second process on the same database, calling in process
-    caller = Subject("prn_inproc", "app", ("app",), None)
-    call = CallContext(caller, data_subject="user-77", retention_min_days=90, retention_max_days=7)
-    request = ChatRequest(model="chat-fake", messages=[{"role": "user", "content": "keep me"}])
-
-    async def main() -> RunRecord:
-        try:
-            return (await rt.gateway.chat(request, call))[1]
-        finally:
-            await rt.gateway.aclose()
-
-    try:
-        run = asyncio.run(main())
-        stored = rt.gateway.payloads.read(run.id)
-        assert stored.payload["output"]["text"] == "echo: keep me"
-        assert stored.retention_until - stored.created_at == timedelta(days=90)  # the minimum wins
-        assert rt.gateway.runs.get(run.id)["subject_hash"] == rt.gateway.payloads.subject_hash("user-77")
-    finally:
-        rt.close()
+def test_the_gateway_takes_retention_from_the_decision(served: tuple[LiveServer, httpx.Client]) -> None:
+    live, caller = served
+    pack = {
+        "name": "keep-logs",
+        "title": "Keep logs 90 days, and at most 7 (a conflict)",
+        "sources": [{"title": "house rules"}],
+        "scope": {"jurisdictions": ["DE"]},
+        "rules": [
+            {"id": "keep-90", "description": "keep", "source": "rule 1", "retention": {"min_days": 90}},
+            {"id": "at-most-7", "description": "drop", "source": "rule 2", "retention": {"max_days": 7}},
+        ],
+    }
+    publish(live, "policy-pack", "keep-logs", pack)
+    headers = {"X-Aifactory-Subject": "user-77", "X-Aifactory-Jurisdiction": "DE"}
+    body = {"model": "chat-fake", "messages": [{"role": "user", "content": "keep me"}]}
+    for _ in range(100):  # until every replica's policy follows the catalog
+        answered = caller.post("/v1/chat/completions", json=body, headers=headers)
+        assert answered.status_code == 200, answered.text
+        run_id = answered.headers["x-aifactory-run-id"]
+        if wait_for_run(live, run_id).get("decision_outcome") == "restrict":
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the pack never became active")
+    stored = live.client().get(f"/v1/runs/{run_id}/payload").json()
+    assert stored["payload"]["output"]["text"] == "echo: keep me"
+    kept = datetime.fromisoformat(stored["retention_until"]) - datetime.fromisoformat(stored["created_at"])
+    assert kept == timedelta(days=90)  # the legal minimum wins over a conflicting maximum
