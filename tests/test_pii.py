@@ -3,7 +3,9 @@ traps, offsets in any script, odd and huge input, every mode, keys and the detec
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import stat
 from pathlib import Path
 
@@ -287,3 +289,21 @@ def test_the_setting_picks_a_registered_detector(tmp_path: Path) -> None:
     assert allowing.analyze(TEXT, entities=["EMAIL_ADDRESS"]) == []
     with pytest.raises(ConfigurationError, match="builtin"):
         Redactor.from_settings(Settings(data_dir=tmp_path, pii_detector="nope"), factories)
+
+
+def test_random_text_in_any_script_gives_consistent_spans() -> None:
+    rng = random.Random(7)
+    alphabet = "0123456789 +-.()/@:#aeXZ\néüßøł€😀张Ж\u0301\u200b\ud800"
+    detector = default_detector()
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 300)))
+        entities = detector.analyze(text, language=rng.choice([None, "de", "en-GB", "xx"]))
+        assert all(e.text == text[e.start : e.end] for e in entities)
+        assert all(a.end <= b.start for a, b in itertools.pairwise(entities))
+
+
+def test_past_the_check_budget_phone_shaped_runs_are_kept_unchecked() -> None:
+    text = "call +1 415-555-2671 now. " * 2000  # more candidates than one text may check
+    entities = default_detector().analyze(text)
+    assert len(entities) == 2000
+    assert {e.text for e in entities} == {"+1 415-555-2671"}
