@@ -18,6 +18,8 @@ from aifactory.policy.pii import (
     Entity,
     PiiKeyring,
     Redactor,
+    StreamRedactor,
+    StreamRestorer,
     default_detector,
     redact,
     redact_text,
@@ -307,3 +309,27 @@ def test_past_the_check_budget_phone_shaped_runs_are_kept_unchecked() -> None:
     entities = default_detector().analyze(text)
     assert len(entities) == 2000
     assert {e.text for e in entities} == {"+1 415-555-2671"}
+
+
+STREAM = (
+    "Dear Jane, your new card 4111 1111 1111 1111 is on its way. Questions? Write to help@example.com "
+    "or call +44 20 7946 0958. " * 3
+) + "Your IBAN DE89 3704 0044 0532 0130 00 stays the same; SSN 078-05-1121."
+
+
+@pytest.mark.parametrize("size", [1, 3, 17, 64, 500])
+def test_a_stream_redacted_in_chunks_equals_the_whole(size: int) -> None:
+    whole = redact(STREAM, default_detector().analyze(STREAM), "mask").text
+    stream = StreamRedactor(default_detector(), "mask")
+    pieces = [stream.feed(STREAM[i : i + size]) for i in range(0, len(STREAM), size)]
+    assert "".join(pieces) + stream.flush() == whole
+
+
+@pytest.mark.parametrize("size", [1, 5, 30])
+def test_surrogates_split_across_chunks_are_restored(size: int) -> None:
+    run = PiiKeyring.ephemeral().pseudonymizer("t")
+    redacted = redact_text(default_detector(), STREAM, {"EMAIL_ADDRESS": "pseudonymize"}, run).text
+    answer = f"I will write to {redacted} <not a surrogate> and a < b"
+    restorer = StreamRestorer(run)
+    pieces = [restorer.feed(answer[i : i + size]) for i in range(0, len(answer), size)]
+    assert "".join(pieces) + restorer.flush() == f"I will write to {STREAM} <not a surrogate> and a < b"
