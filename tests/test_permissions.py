@@ -26,6 +26,7 @@ RESOURCES = {
     "team": Resource("Team", "t-new"),
     "route": Resource("Route", "chat-default"),
     "budget": Resource("Budget", "*"),
+    "pii": Resource("Pii", "*"),
     "own-run": Resource("Run", "run_1", {"principal": ME}),
     "other-run": Resource("Run", "run_2", {"principal": OTHER}),
 }
@@ -58,6 +59,8 @@ keys.revoke        own-key    Y     Y        Y      Y        Y        Y       Y 
 keys.revoke        other-key  Y     Y        -      -        -        -       -   -
 keys.update        own-key    Y     Y        -      -        -        -       -   -
 keys.update        other-key  Y     Y        -      -        -        -       -   -
+pii.analyze        pii        Y     Y        Y      Y        Y        Y       Y   -
+pii.redact         pii        Y     Y        Y      Y        Y        Y       Y   -
 principals.create  principal  Y     Y        -      -        -        -       -   -
 principals.list    principal  Y     Y        Y      Y        Y        Y       -   -
 principals.read    principal  Y     Y        Y      Y        Y        Y       -   -

@@ -333,3 +333,13 @@ def test_surrogates_split_across_chunks_are_restored(size: int) -> None:
     restorer = StreamRestorer(run)
     pieces = [restorer.feed(answer[i : i + size]) for i in range(0, len(answer), size)]
     assert "".join(pieces) + restorer.flush() == f"I will write to {STREAM} <not a surrogate> and a < b"
+
+
+def test_the_presidio_detector_where_presidio_is_installed() -> None:
+    pytest.importorskip("presidio_analyzer")
+    from aifactory.policy.pii.presidio import PresidioDetector
+
+    detector = PresidioDetector()
+    assert {"EMAIL_ADDRESS", "CREDIT_CARD"} <= detector.supported
+    found = detector.analyze("mail jane@example.com, card 4111 1111 1111 1111", entities=["EMAIL_ADDRESS"])
+    assert [(e.type, e.text) for e in found] == [("EMAIL_ADDRESS", "jane@example.com")]
