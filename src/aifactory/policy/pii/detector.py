@@ -105,6 +105,10 @@ class BuiltinDetector:
         digits = _digits(text, start, end)
         if not (9 if value[:1] != "+" else 7) <= digits <= 15 or _glued(text, start, end):
             return None
+        if value.strip().casefold() in self.allow:
+            return None
+        if pattern.veto and _vetoed(text[max(0, start - _VETO_REACH) : start], pattern.veto):
+            return None
         return Entity(pattern.entity, start, end, self.min_score, value)
 
     def _confirm(
