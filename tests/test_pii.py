@@ -131,6 +131,7 @@ def test_context_raises_the_score() -> None:
         "sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
         "part ABC-078-05-1121-X",
         "version v1.2.3.4 and 01.02.03.04",
+        "as required by section 4.2.1.3 of the contract",
         "2 + 2 = 4, 3.14159, 1,000,000 items, 50%",
     ],
 )

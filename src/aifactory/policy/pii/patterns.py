@@ -57,6 +57,10 @@ _VERSION = _words(
     "version ver v release build firmware update upgrade chrome firefox safari edge python node java "
     "sdk package pkg npm pip kernel android ios windows macos api app driver patch"
 )
+_SECTION = _words(
+    "section sections chapter clause paragraph article art rule step figure fig table appendix annex "
+    "abschnitt kapitel absatz artikel ziffer chapitre alinea articolo capitolo articulo capitulo"
+)
 _PHONE_CTX = _words(
     "phone tel telephone call mobile cell fax whatsapp contact ring dial telefon handy anrufen "
     "telephone portable appeler telefono cellulare chiamare movil llamar telefoon bellen "
@@ -161,7 +165,7 @@ PATTERNS: tuple[Pattern, ...] = (
         0.6,
         checks.ipv4,
         context=_IP_CTX,
-        veto=_VERSION,
+        veto=_VERSION | _SECTION,
     ),
     _p("IP_ADDRESS", r"\b[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{0,4}){2,8}\b", 0.6, checks.ipv6, context=_IP_CTX),
     _p(
