@@ -270,8 +270,12 @@ def test_the_key_file_is_created_once_with_mode_0600(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert PiiKeyring.open(path).pseudonymizer("t").hash("EMAIL_ADDRESS", "a@b.cd") == first
     (tmp_path / "bad.key").write_text("not hex")
-    with pytest.raises(ConfigurationError):
+    (tmp_path / "bad.key").chmod(0o600)
+    with pytest.raises(ConfigurationError, match="not hex"):
         PiiKeyring.open(tmp_path / "bad.key")
+    path.chmod(0o644)
+    with pytest.raises(ConfigurationError, match="chmod 600"):
+        PiiKeyring.open(path)
 
 
 def test_the_setting_picks_a_registered_detector(tmp_path: Path) -> None:

@@ -64,6 +64,11 @@ class PiiKeyring:
 
 
 def _read_secret(path: Path) -> bytes:
+    mode = path.stat().st_mode & 0o777
+    if os.name == "posix" and mode & 0o077:
+        raise ConfigurationError(
+            f"the PII key file {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`"
+        )
     for _ in range(100):  # another process may have created the file and be writing it
         text = path.read_text(encoding="ascii", errors="replace").strip()
         if text.strip("0123456789abcdefABCDEF"):
