@@ -28,6 +28,9 @@ RESOURCES = {
     "budget": Resource("Budget", "*"),
     "policy": Resource("Policy", "*"),
     "data": Resource("Data", "*"),
+    "pii": Resource("Pii", "*"),
+    "switch": Resource("KillSwitch", "*"),
+    "tool": Resource("Tool", "*"),
     "own-run": Resource("Run", "run_1", {"principal": ME}),
     "other-run": Resource("Run", "run_2", {"principal": OTHER}),
 }
@@ -62,8 +65,12 @@ keys.revoke        own-key    Y     Y        Y      Y        Y        Y       Y 
 keys.revoke        other-key  Y     Y        -      -        -        -       -   -
 keys.update        own-key    Y     Y        -      -        -        -       -   -
 keys.update        other-key  Y     Y        -      -        -        -       -   -
+killswitches.flip  switch     Y     Y        -      -        Y        -       -   -
+killswitches.list  switch     Y     Y        Y      Y        Y        Y       -   -
 policy.decide      policy     Y     Y        Y      Y        Y        Y       -   -
 policy.read        policy     Y     Y        Y      Y        Y        Y       -   -
+pii.analyze        pii        Y     Y        Y      Y        Y        Y       Y   -
+pii.redact         pii        Y     Y        Y      Y        Y        Y       Y   -
 principals.create  principal  Y     Y        -      -        -        -       -   -
 principals.list    principal  Y     Y        Y      Y        Y        Y       -   -
 principals.read    principal  Y     Y        Y      Y        Y        Y       -   -
@@ -74,6 +81,7 @@ runs.read          other-run  Y     Y        Y      Y        Y        Y       - 
 teams.create       team       Y     Y        -      -        -        -       -   -
 teams.list         team       Y     Y        Y      Y        Y        Y       -   -
 teams.update       team       Y     Y        -      -        -        -       -   -
+tools.list         tool       Y     Y        Y      Y        Y        Y       -   -
 """
 
 

@@ -42,3 +42,8 @@ def aifactory_register_policy_packs(register: Callable[[Path], None]) -> None:
 @hookspec
 def aifactory_register_tool_policies(register: Callable[[str, str], None]) -> None:
     """Register extra Cedar tool-call policy text as `register(source_name, cedar_text)`."""
+
+
+@hookspec
+def aifactory_register_pii_detectors(register: Callable[[str, Callable[[Any], Any]], None]) -> None:
+    """Register a PII detector as `register(name, factory)`; factory(settings) -> Detector."""

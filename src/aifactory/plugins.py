@@ -15,6 +15,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "aifactory.catalog.builtin",
     "aifactory.gateway.builtin",
     "aifactory.policy.builtin",
+    "aifactory.policy.pii.builtin",
 )
 """Modules registered as plugins in every process."""
 

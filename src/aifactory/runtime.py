@@ -20,6 +20,7 @@ from aifactory.identity.permissions import Authorizer, Decision, Resource, Subje
 from aifactory.ledger import Event, Ledger
 from aifactory.plugins import collect, plugin_manager
 from aifactory.policy.active import Policy
+from aifactory.policy.pii.redactor import Redactor
 from aifactory.policy.switches import TOPIC as SWITCHES_TOPIC
 from aifactory.policy.switches import KillSwitches
 from aifactory.policy.tool_guard import ToolGuard
@@ -120,6 +121,8 @@ class Runtime:
             interval=settings.retention_purge_interval,
             batch=settings.retention_purge_batch,
         )
+        detectors = dict(collect(self.plugins, "aifactory_register_pii_detectors"))
+        self.pii = Redactor.from_settings(settings, detectors)
         self.watcher = ChangeWatcher(db, settings.change_poll_interval)
         self.tools = ToolCatalog(self.catalog, settings.gateway_label)
         self.watcher.on("catalog", self.tools.refresh)  # first: a served route finds its tools served

@@ -17,6 +17,7 @@ from aifactory.cli import (
     keys,
     kill_switches,
     ledger,
+    pii,
     policy,
     principals,
     routes,
@@ -65,6 +66,7 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(kill_switches.app, name="kill-switches")
 app.add_typer(tools.app, name="tools")
 app.add_typer(data.app, name="data")
+app.add_typer(pii.app, name="pii")
 app.command("chat")(chat.chat)
 
 

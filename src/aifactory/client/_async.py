@@ -15,6 +15,7 @@ from aifactory.client.gateway import GatewayApi
 from aifactory.client.identity import KeysApi, PrincipalsApi, TeamsApi
 from aifactory.client.kill_switches import KillSwitchesApi, ToolsApi
 from aifactory.client.ledger import LedgerApi
+from aifactory.client.pii import PiiApi
 from aifactory.client.policy import PolicyApi
 from aifactory.client.specs import SpecsApi
 from aifactory.errors import ConfigurationError
@@ -67,6 +68,7 @@ class AsyncClient:
         self.kill_switches = KillSwitchesApi(self._channel)
         self.tools = ToolsApi(self._channel)
         self.data = DataApi(self._channel)
+        self.pii = PiiApi(self._channel)
 
     @property
     def base_url(self) -> str:

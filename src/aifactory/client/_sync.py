@@ -21,6 +21,7 @@ from aifactory.client.gateway import GatewayApi
 from aifactory.client.identity import KeysApi, PrincipalsApi, TeamsApi
 from aifactory.client.kill_switches import KillSwitchesApi, ToolsApi
 from aifactory.client.ledger import LedgerApi
+from aifactory.client.pii import PiiApi
 from aifactory.client.specs import SpecsApi
 
 __all__ = ["Blocking", "BlockingIterator", "Client"]
@@ -167,6 +168,7 @@ class Client:
         self.kill_switches: Blocking[KillSwitchesApi] = Blocking(self._loop, self._async.kill_switches)
         self.tools: Blocking[ToolsApi] = Blocking(self._loop, self._async.tools)
         self.data: Blocking[DataApi] = Blocking(self._loop, self._async.data)
+        self.pii: Blocking[PiiApi] = Blocking(self._loop, self._async.pii)
 
     @property
     def base_url(self) -> str:

@@ -24,6 +24,7 @@ from aifactory.server.routes import (
     kill_switches,
     ledger,
     openai_compat,
+    pii,
     policy,
     runs,
     tools,
@@ -87,6 +88,7 @@ def create_app(
         kill_switches.router,
         tools.router,
         data.router,
+        pii.router,
     ):
         app.include_router(router)
     app.add_middleware(GatewayEdge)  # inside RequestMiddleware: added first, wraps less

@@ -16,26 +16,26 @@ SwitchId = Annotated[str, Path(min_length=1, max_length=220, description="`globa
 Reason = Annotated[str, Query(min_length=1, max_length=1000, description="Why the switch is cleared.")]
 
 
-@router.get("", openapi_extra=governed("kill_switches.list"), summary="List kill switches")
-def list_switches(request: Request, _c: Caller = permit("kill_switches.list", "KillSwitch")) -> list[Switch]:
+@router.get("", openapi_extra=governed("killswitches.list"), summary="List kill switches")
+def list_switches(request: Request, _c: Caller = permit("killswitches.list", "KillSwitch")) -> list[Switch]:
     """Every kill switch set now (a cleared one is gone; its history is in the ledger)."""
     return runtime_of(request).kill_switches.list()
 
 
-@router.post("", openapi_extra=governed("kill_switches.flip"), summary="Flip a kill switch")
+@router.post("", openapi_extra=governed("killswitches.flip"), summary="Flip a kill switch")
 def flip_switch(
-    request: Request, body: SwitchIn, caller: Caller = permit("kill_switches.flip", "KillSwitch")
+    request: Request, body: SwitchIn, caller: Caller = permit("killswitches.flip", "KillSwitch")
 ) -> Switch:
     """Set a scope to a level (`full` clears it); in force on every replica within a second."""
     return runtime_of(request).kill_switches.flip(body, caller.id)
 
 
-@router.delete("/{switch_id}", openapi_extra=governed("kill_switches.flip"), summary="Clear a kill switch")
+@router.delete("/{switch_id}", openapi_extra=governed("killswitches.flip"), summary="Clear a kill switch")
 def clear_switch(
     request: Request,
     switch_id: SwitchId,
     reason: Reason,
-    caller: Caller = permit("kill_switches.flip", "KillSwitch"),
+    caller: Caller = permit("killswitches.flip", "KillSwitch"),
 ) -> Switch:
     """Return a scope to full service (404 when no switch is set there)."""
     scope, value = _parse(switch_id)
