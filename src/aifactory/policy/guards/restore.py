@@ -1,0 +1,42 @@
+"""`Restorer`: de-anonymization of text that arrives in pieces, for callers who may see the originals
+of the pseudonyms the request was sent with. A pseudonym split across pieces is restored whole."""
+
+from __future__ import annotations
+
+from aifactory.policy.guards._pii import Pseudonymizer
+
+__all__ = ["Restorer"]
+
+
+class Restorer:
+    """Restores pseudonyms as text arrives, holding back the last `size` characters (a pseudonym is
+    assumed no longer than that) and never cutting where a pseudonym straddles the cut."""
+
+    def __init__(self, pseudonymizer: Pseudonymizer, size: int) -> None:
+        self.pseudonymizer = pseudonymizer
+        self.size = max(1, size)
+        self.step = max(1, self.size // 8)
+        self._text = ""
+
+    def feed(self, text: str) -> str:
+        """Take the next piece; the restored text that may be released now."""
+        self._text += text
+        if len(self._text) < self.size + self.step:
+            return ""
+        restore = self.pseudonymizer.restore
+        whole = restore(self._text)
+        first = len(self._text) - self.size
+        for cut in range(first, max(0, first - self.size), -1):
+            head = restore(self._text[:cut])
+            if head + restore(self._text[cut:]) == whole:  # no pseudonym straddles the cut
+                self._text = self._text[cut:]
+                return head
+        if len(self._text) > 8 * self.size:  # pseudonyms everywhere: release rather than grow forever
+            head, self._text = restore(self._text[:first]), self._text[first:]
+            return head
+        return ""
+
+    def finish(self) -> str:
+        """The rest, restored."""
+        rest, self._text = self.pseudonymizer.restore(self._text), ""
+        return rest
