@@ -124,6 +124,13 @@ class Settings(BaseSettings):
         description="Seconds to wait for Redis to connect or to answer (one retry) before a call that "
         "needs the counters is refused with 503.",
     )
+    guard_holdback_chars: int = Field(
+        default=64,
+        ge=8,
+        le=4096,
+        description="Characters of streamed output held back until the output guard has checked them: "
+        "the longest span a content rule or PII type is guaranteed to be caught in.",
+    )
     log_level: str = Field(default="INFO", description="Log level of the server and CLI.")
 
     @property
