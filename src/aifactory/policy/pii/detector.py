@@ -1,0 +1,121 @@
+"""The built-in detector: every pattern in one Hyperscan pass over the text, then checks, context
+and allow-list on the candidates only, then overlaps resolved."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Sequence
+from functools import cache
+
+from aifactory.policy.pii.entities import Entity, check_entity_types, resolve_overlaps
+from aifactory.policy.pii.folding import fold, fold_bytes
+from aifactory.policy.pii.patterns import CONTEXT_BOOST, PATTERNS, SUPPRESSORS, Pattern
+from aifactory.policy.pii.scanner import Scanner
+
+__all__ = ["DEFAULT_MIN_SCORE", "BuiltinDetector", "default_detector"]
+
+DEFAULT_MIN_SCORE = 0.5
+"""Entities scoring below this are not reported (weak shapes need a context word to reach it)."""
+
+_BEFORE, _AFTER, _VETO_REACH = 48, 24, 24
+_TOKEN = re.compile(r"[a-z0-9]+")
+_FILLER = frozenset("no nr n number num nummer numero numer is was of the a an at".split())
+_GLUE = "-_."
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(fold(text).lower().replace(".", ""))
+
+
+class BuiltinDetector:
+    """Presidio-compatible entity names, found by patterns and confirmed by checks (Luhn, mod-97,
+    national check digits, `phonenumbers`, `ipaddress`), scored with context words."""
+
+    name = "builtin"
+
+    def __init__(
+        self,
+        *,
+        allow: Iterable[str] = (),
+        min_score: float = DEFAULT_MIN_SCORE,
+        patterns: Sequence[Pattern] = PATTERNS,
+    ) -> None:
+        self.patterns = tuple(patterns)
+        self.allow = frozenset(value.strip().casefold() for value in allow)
+        self.min_score = min_score
+        self.supported = frozenset(p.entity for p in self.patterns)
+        regexes = [(p.regex, p.caseless) for p in self.patterns] + [(s, False) for s in SUPPRESSORS]
+        self._scanner = Scanner(regexes)
+
+    def analyze(
+        self, text: str, *, language: str | None = None, entities: Collection[str] | None = None
+    ) -> list[Entity]:
+        """The entities in `text`, of the types in `entities` (all when None), sorted by start."""
+        wanted = check_entity_types(self, entities)
+        if not text:
+            return []
+        candidates: dict[tuple[int, int], list[int]] = {}
+        suppressed: list[tuple[int, int]] = []
+        for index, start, end in self._scanner.scan(fold_bytes(text)):
+            if index >= len(self.patterns):
+                suppressed.append((start, end))
+            elif self.patterns[index].entity in wanted:
+                candidates.setdefault((index, start), []).append(end)
+        found = []
+        for (index, start), ends in candidates.items():
+            entity = self._confirm(text, self.patterns[index], start, sorted(ends, reverse=True), language)
+            if entity is not None and not _inside(entity, suppressed):
+                found.append(entity)
+        return resolve_overlaps(found)
+
+    def _confirm(
+        self, text: str, pattern: Pattern, start: int, ends: list[int], language: str | None
+    ) -> Entity | None:
+        for end in ends:
+            result = pattern.check(text[start:end], language, pattern.score)
+            if result is None:
+                continue
+            s, e, score = start + result[0], start + result[1], result[2]
+            if not pattern.glue_ok and _glued(text, s, e):
+                continue
+            score = self._score(text, pattern, s, e, score)
+            score = None if score is None else round(score, 4)
+            if score is None or score < self.min_score:
+                return None
+            value = text[s:e]
+            return None if value.strip().casefold() in self.allow else Entity(pattern.entity, s, e, score, value)
+        return None
+
+    def _score(self, text: str, pattern: Pattern, start: int, end: int, score: float) -> float | None:
+        if pattern.veto and _vetoed(text[max(0, start - _VETO_REACH) : start], pattern.veto):
+            return None
+        if pattern.context:
+            near = _tokens(text[max(0, start - _BEFORE) : start]) + _tokens(text[end : end + _AFTER])
+            if not pattern.context.isdisjoint(near):
+                score = max(score + CONTEXT_BOOST, 0.4)
+        return min(score, 1.0)
+
+
+def _vetoed(before: str, veto: frozenset[str]) -> bool:
+    for token in reversed(_tokens(before)):
+        if token not in _FILLER:
+            return token in veto
+    return False
+
+
+def _glued(text: str, start: int, end: int) -> bool:
+    """Whether the span continues into more letters or digits through `-`, `_` or `.` (a part of a
+    longer code, a five-part version number)."""
+    before = start >= 2 and text[start - 1] in _GLUE and text[start - 2].isalnum()
+    after = end + 1 < len(text) and text[end] in _GLUE and text[end + 1].isalnum()
+    return before or after
+
+
+def _inside(entity: Entity, spans: list[tuple[int, int]]) -> bool:
+    return any(s <= entity.start and entity.end <= e for s, e in spans)
+
+
+@cache
+def default_detector() -> BuiltinDetector:
+    """The built-in detector with default settings, compiled once per process."""
+    return BuiltinDetector()
