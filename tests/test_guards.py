@@ -1,0 +1,274 @@
+"""Guards on whole texts: content rules (regex, word lists, CEL) compiled once and refused when
+unsafe, input redaction and blocking, output checks, the JSON a request asks for, and text of any
+kind (empty, huge, any script, lone surrogates) handled without a crash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from aifactory.errors import GuardrailViolationError, InvalidInputError
+from aifactory.gateway.types import ChatRequest, ChatResponse, EmbeddingRequest, Usage
+from aifactory.policy.decision import ContentRule, Obligations
+from aifactory.policy.guards import InputGuard, OutputGuard, compile_rules, expected_json, guard_input
+
+CURSE = ContentRule("curse", "words", ("darn", "heck no", "καλημέρα"), "redact", "both")
+SECRET = ContentRule("secret", "regex", r"sk-[A-Za-z0-9]{8,40}", "redact", "input")
+STOP = ContentRule("stop", "words", ("forbidden",), "block", "both")
+SHOUT = ContentRule("shout", "cel", 'text.matches("^[A-Z !]+$") && surface == "web"', "redact", "output")
+
+
+def chat(*messages: Any, **extra: Any) -> ChatRequest:
+    shaped = [m if isinstance(m, dict) else {"role": "user", "content": m} for m in messages]
+    return ChatRequest.model_validate({"model": "r", "messages": shaped, **extra})
+
+
+def response(*texts: str | None, **message: Any) -> ChatResponse:
+    choices = [
+        {"index": i, "message": {"role": "assistant", "content": t, **message}, "logprobs": {"content": []}}
+        for i, t in enumerate(texts)
+    ]
+    return ChatResponse(choices, Usage(1, 1))
+
+
+# --- compiling rules ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rule", "says"),
+    [
+        (ContentRule("r", "regex", "(a+)+b"), "backtrack catastrophically"),
+        (ContentRule("r", "regex", "(x|xy)*z"), "alternation inside an unbounded"),
+        (ContentRule("r", "regex", r"(\w+)\s\1"), "backreference"),
+        (ContentRule("r", "regex", "(unclosed"), "not a valid regex"),
+        (ContentRule("r", "regex", "a" * 3000), "longer than"),
+        (ContentRule("r", "words", ("", "  ")), "word list is empty"),
+        (ContentRule("r", "cel", "text =="), "not a valid CEL"),
+        (ContentRule("r", "cel", ("not", "a string")), "one non-empty string"),
+    ],
+)
+def test_bad_or_unsafe_rules_are_refused_naming_the_rule(rule: ContentRule, says: str) -> None:
+    with pytest.raises(InvalidInputError, match=says) as raised:
+        compile_rules((rule,), "output")
+    assert "'r'" in raised.value.detail
+
+
+def test_safe_regexes_compile_and_rules_compile_once() -> None:
+    rules = (
+        ContentRule("a", "regex", r"(?:\d{3}-)+\d{4}"),
+        ContentRule("b", "regex", r"\b(?:password|secret)\s*[:=]\s*\S+"),
+        CURSE,
+    )
+    assert compile_rules(rules, "output") is compile_rules(rules, "output")
+    assert compile_rules(rules, "input").patterns == ()  # a and b apply to output only
+
+
+def test_rules_apply_to_their_direction() -> None:
+    assert [r.id for r, _ in compile_rules((SECRET, CURSE), "input").patterns] == ["secret"]
+    assert compile_rules((SECRET,), "output").patterns == ()
+    assert compile_rules((SHOUT,), "input").predicates == ()
+
+
+# --- input -------------------------------------------------------------------------------------------
+
+
+def test_input_text_parts_are_guarded_and_images_never_touched() -> None:
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,ZGFybg=="}}
+    request = chat(
+        {"role": "system", "content": "key sk-ABCDEFGH1234 here"},
+        {"role": "user", "content": [{"type": "text", "text": "oh darn"}, image]},
+    )
+    guarded, findings = guard_input(request, Obligations(content_rules=(SECRET, CURSE)), None)
+    assert guarded.messages[0].content == "key [REDACTED:secret] here"
+    assert guarded.messages[1].content == [{"type": "text", "text": "oh [REDACTED:curse]"}, image]
+    assert request.messages[0].content == "key sk-ABCDEFGH1234 here"  # the caller's copy is unchanged
+    assert findings.as_json() == {"pii": {}, "rules": {"curse": 1, "secret": 1}, "blocked": None}
+
+
+def test_a_blocking_input_rule_raises_before_anything_is_sent() -> None:
+    with pytest.raises(GuardrailViolationError) as raised:
+        guard_input(chat("hello", "this is Forbidden!"), Obligations(content_rules=(STOP,)), None)
+    assert raised.value.extra == {"rule": "stop", "direction": "input"}
+    assert "Forbidden" not in raised.value.detail
+
+
+def test_a_request_without_matches_is_the_same_object() -> None:
+    request = chat("nothing here", {"role": "assistant", "content": None, "tool_calls": None})
+    guarded, findings = guard_input(request, Obligations(content_rules=(CURSE,)), None)
+    assert guarded is request
+    assert not findings
+
+
+def test_the_input_guard_guards_a_request_once() -> None:
+    guard = InputGuard(Obligations(content_rules=(CURSE,)), None)
+    request = chat("darn it")
+    assert guard.chat(request) is guard.chat(request)
+    assert guard.findings.rules == {"curse": 1}
+
+
+def test_embedding_inputs_are_guarded() -> None:
+    guard = InputGuard(Obligations(content_rules=(CURSE,)), None)
+    one = guard.embedding(EmbeddingRequest(model="e", input="darn"))
+    many = guard.embedding(EmbeddingRequest(model="e", input=["a", "heck no b"]))
+    assert one.input == "[REDACTED:curse]"
+    assert many.input == ["a", "[REDACTED:curse] b"]
+
+
+def test_input_cel_rules_judge_each_text_with_the_context() -> None:
+    rule = ContentRule("eu-only", "cel", 'jurisdiction == "EU" && text.contains("export")', "block", "input")
+    with pytest.raises(GuardrailViolationError):
+        guard_input(
+            chat("please export it"),
+            Obligations(content_rules=(rule,)),
+            None,
+            variables={"jurisdiction": "EU"},
+        )
+    same, _ = guard_input(
+        chat("please export it"), Obligations(content_rules=(rule,)), None, variables={"jurisdiction": "US"}
+    )
+    assert same.messages[0].content == "please export it"
+
+
+def test_a_cel_rule_that_cannot_be_evaluated_fails_closed() -> None:
+    rule = ContentRule("broken", "cel", "int(text) > 3", "block", "input")
+    with pytest.raises(GuardrailViolationError):
+        guard_input(chat("not a number"), Obligations(content_rules=(rule,)), None)
+
+
+# --- output ------------------------------------------------------------------------------------------
+
+
+def test_output_rules_redact_every_choice_and_drop_logprobs() -> None:
+    guard = OutputGuard(Obligations(content_rules=(CURSE, SECRET)), None)
+    out = guard.response(response("darn sk-ABCDEFGH1234", "καλημέρα σας"))
+    assert [c["message"]["content"] for c in out.choices] == [
+        "[REDACTED:curse] sk-ABCDEFGH1234",
+        "[REDACTED:curse] σας",
+    ]
+    assert all(c["logprobs"] is None for c in out.choices)
+
+
+def test_tool_call_answers_are_left_alone() -> None:
+    calls = [{"id": "c", "type": "function", "function": {"name": "f", "arguments": '{"x": "darn"}'}}]
+    guard = OutputGuard(Obligations(content_rules=(CURSE,)), None)
+    original = response(None, tool_calls=calls)
+    assert guard.response(original).choices == original.choices
+
+
+def test_a_blocking_output_rule_raises() -> None:
+    guard = OutputGuard(Obligations(content_rules=(STOP,)), None)
+    with pytest.raises(GuardrailViolationError) as raised:
+        guard.response(response("that is forbidden"))
+    assert raised.value.extra["direction"] == "output"
+    assert guard.findings.blocked == "stop"
+
+
+def test_an_output_cel_rule_redacts_the_whole_text() -> None:
+    guard = OutputGuard(Obligations(content_rules=(SHOUT,)), None, variables={"surface": "web"})
+    assert guard.response(response("STOP SHOUTING!")).text == "[REDACTED:shout]"
+    assert guard.response(response("calm")).text == "calm"
+
+
+# --- JSON --------------------------------------------------------------------------------------------
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}},
+    "required": ["name", "age"],
+    "additionalProperties": False,
+}
+
+
+def schema_request(schema: Any = SCHEMA) -> ChatRequest:
+    return chat("x", response_format={"type": "json_schema", "json_schema": {"name": "p", "schema": schema}})
+
+
+def test_output_valid_against_the_schema_passes() -> None:
+    guard = OutputGuard(Obligations(), None, expect=expected_json(schema_request()))
+    assert guard.response(response('{"name": "Ada", "age": 36}')).text == '{"name": "Ada", "age": 36}'
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('{"name": "Ada"}', "at $: fails 'required'"),
+        ('{"name": "Ada", "age": -1}', "at $.age: fails 'minimum' 0"),
+        ('{"name": "Ada", "age": "36"}', "at $.age: fails 'type' \"integer\""),
+        ("not json", "not valid JSON"),
+        ('{"name": "Ada", "age": 3', "not valid JSON"),
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON"),
+    ],
+)
+def test_invalid_output_names_the_first_schema_error(text: str, says: str) -> None:
+    guard = OutputGuard(Obligations(), None, expect=expected_json(schema_request()))
+    with pytest.raises(GuardrailViolationError) as raised:
+        guard.response(response(text))
+    assert says in raised.value.detail
+    assert raised.value.extra["rule"] == "json_schema"
+    assert "Ada" not in raised.value.detail
+    assert "36" not in raised.value.detail
+
+
+def test_json_object_mode_wants_an_object() -> None:
+    guard = OutputGuard(
+        Obligations(), None, expect=expected_json(chat("x", response_format={"type": "json_object"}))
+    )
+    assert guard.response(response('{"a": 1}')).text == '{"a": 1}'
+    with pytest.raises(GuardrailViolationError, match="not a JSON object"):
+        guard.response(response("[1, 2]"))
+
+
+def test_a_remote_ref_is_never_fetched() -> None:
+    guard = OutputGuard(
+        Obligations(), None, expect=expected_json(schema_request({"$ref": "https://example.com/s.json"}))
+    )
+    with pytest.raises(GuardrailViolationError, match="cannot be resolved"):
+        guard.response(response("{}"))
+
+
+@pytest.mark.parametrize(
+    "response_format",
+    [
+        {"type": "json_schema", "json_schema": {"name": "p", "schema": {"type": "nonsense"}}},
+        {"type": "json_schema", "json_schema": {"name": "p", "schema": [1]}},
+        {"type": "yaml"},
+    ],
+)
+def test_a_bad_response_format_is_the_callers_400(response_format: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInputError):
+        expected_json(chat("x", response_format=response_format))
+
+
+def test_text_and_absent_formats_expect_nothing() -> None:
+    assert expected_json(chat("x")) is None
+    assert expected_json(chat("x", response_format={"type": "text"})) is None
+
+
+# --- odd text ----------------------------------------------------------------------------------------
+
+ODD = [
+    "",
+    "\x00\x01\x02",
+    "\ud800 lone surrogate darn \udfff",
+    "שלום darn עולם",
+    "e\u0301 darn\u200b",
+    "😀" * 1000 + " darn",
+    "ДАРН darn ΚΑΛΗΜΕΡΑ",
+]
+
+
+@pytest.mark.parametrize("text", ODD)
+def test_odd_text_is_handled_both_ways(text: str) -> None:
+    rules = (CURSE, SECRET, SHOUT, ContentRule("n", "regex", r"\d+", "redact", "both"))
+    guarded, _ = guard_input(chat(text), Obligations(content_rules=rules), None)
+    assert isinstance(guarded.messages[0].content, str)
+    out = OutputGuard(Obligations(content_rules=rules), None).response(response(text)).text
+    assert "darn" not in out
+
+
+def test_a_huge_text_is_scanned_in_bounded_windows() -> None:
+    text = ("lorem ipsum " * 100_000) + "darn " + ("1" * 50_000)
+    rules = (CURSE, ContentRule("n", "regex", r"\d+", "redact", "both"))
+    out = OutputGuard(Obligations(content_rules=rules), None).response(response(text)).text
+    assert out == ("lorem ipsum " * 100_000) + "[REDACTED:curse] [REDACTED:n]"
