@@ -31,3 +31,8 @@ def aifactory_register_asset_kinds(
 @hookspec
 def aifactory_register_providers(register: Callable[[str, Any], None]) -> None:
     """Register a model provider as `register(kind, factory)`; factory(name, spec, context) -> Model."""
+
+
+@hookspec
+def aifactory_register_pii_detectors(register: Callable[[str, Callable[[Any], Any]], None]) -> None:
+    """Register a PII detector as `register(name, factory)`; factory(settings) -> Detector."""

@@ -11,7 +11,11 @@ from aifactory import hookspecs
 
 __all__ = ["DEFAULT_PLUGINS", "collect", "plugin_manager"]
 
-DEFAULT_PLUGINS: tuple[str, ...] = ("aifactory.catalog.builtin", "aifactory.gateway.builtin")
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "aifactory.catalog.builtin",
+    "aifactory.gateway.builtin",
+    "aifactory.policy.pii.builtin",
+)
 """Modules registered as plugins in every process."""
 
 

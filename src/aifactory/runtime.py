@@ -19,6 +19,7 @@ from aifactory.identity.directory import Directory
 from aifactory.identity.permissions import Authorizer, Decision, Resource, Subject
 from aifactory.ledger import Event, Ledger
 from aifactory.plugins import collect, plugin_manager
+from aifactory.policy.pii.redactor import Redactor
 from aifactory.settings import Settings
 from aifactory.store import Database
 from aifactory.store.changes import versions
@@ -103,6 +104,8 @@ class Runtime:
             Spending(settings, db, ledger, limits=self.directory, registry=self.metrics),
         )
         self.gateway.refresh()
+        detectors = dict(collect(self.plugins, "aifactory_register_pii_detectors"))
+        self.pii = Redactor.from_settings(settings, detectors)
         self.watcher = ChangeWatcher(db, settings.change_poll_interval)
         self.watcher.on("catalog", self.gateway.refresh)
         self.watcher.on("budgets", self.gateway.spending.budgets.reload)

@@ -132,6 +132,31 @@ class Settings(BaseSettings):
         "the longest span a content rule or PII type is guaranteed to be caught in.",
     )
     log_level: str = Field(default="INFO", description="Log level of the server and CLI.")
+    pii_detector: str = Field(
+        default="builtin",
+        description="The PII detector to use, by its registered name: `builtin`, or `presidio` when "
+        "presidio-analyzer is installed, or one a plugin registers.",
+    )
+    pii_min_score: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="PII findings scoring below this are not reported (weak shapes need a context word).",
+    )
+    pii_allow_list: tuple[str, ...] = Field(
+        default=(),
+        description="Values never reported as PII, e.g. a support address (JSON list in the environment).",
+    )
+    pii_key_file: Path | None = Field(
+        default=None,
+        description="Secret the `hash` and `pseudonymize` redaction keys derive from (per team, HKDF). "
+        "Unset: `pii.key` in the data dir, created with mode 0600 on first use. Share it between replicas.",
+    )
+    pii_spacy_model: str | None = Field(
+        default=None,
+        description="spaCy model (installed package name) for the `presidio` detector's NER; unset, it "
+        "runs Presidio's pattern recognizers only.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

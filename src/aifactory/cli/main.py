@@ -15,6 +15,7 @@ from aifactory.cli import (
     instance,
     keys,
     ledger,
+    pii,
     principals,
     routes,
     runs,
@@ -57,6 +58,7 @@ app.add_typer(deployments.app, name="deployments")
 app.add_typer(routes.app, name="routes")
 app.add_typer(runs.app, name="runs")
 app.add_typer(budgets.app, name="budgets")
+app.add_typer(pii.app, name="pii")
 app.command("chat")(chat.chat)
 
 

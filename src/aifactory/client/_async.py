@@ -13,6 +13,7 @@ from aifactory.client.budgets import BudgetsApi
 from aifactory.client.gateway import GatewayApi
 from aifactory.client.identity import KeysApi, PrincipalsApi, TeamsApi
 from aifactory.client.ledger import LedgerApi
+from aifactory.client.pii import PiiApi
 from aifactory.client.specs import SpecsApi
 from aifactory.errors import ConfigurationError
 from aifactory.settings import Settings
@@ -60,6 +61,7 @@ class AsyncClient:
         self.routes = SpecsApi(self.assets, "route")
         self.gateway = GatewayApi(self._channel)
         self.budgets = BudgetsApi(self._channel)
+        self.pii = PiiApi(self._channel)
 
     @property
     def base_url(self) -> str:

@@ -19,6 +19,7 @@ from aifactory.client.budgets import BudgetsApi
 from aifactory.client.gateway import GatewayApi
 from aifactory.client.identity import KeysApi, PrincipalsApi, TeamsApi
 from aifactory.client.ledger import LedgerApi
+from aifactory.client.pii import PiiApi
 from aifactory.client.specs import SpecsApi
 
 __all__ = ["Blocking", "BlockingIterator", "Client"]
@@ -162,6 +163,7 @@ class Client:
         self.routes: Blocking[SpecsApi] = Blocking(self._loop, self._async.routes)
         self.gateway: Blocking[GatewayApi] = Blocking(self._loop, self._async.gateway)
         self.budgets: Blocking[BudgetsApi] = Blocking(self._loop, self._async.budgets)
+        self.pii: Blocking[PiiApi] = Blocking(self._loop, self._async.pii)
 
     @property
     def base_url(self) -> str:

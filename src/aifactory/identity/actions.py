@@ -46,6 +46,8 @@ ACTIONS: dict[str, Action] = {
     "keys.update": Action(WRITE, "set an API key's own rate limits (requests and tokens per minute)"),
     "ledger.read": Action(READ, "read the ledger: checkpoint, entries, proofs, verifier key"),
     "metrics.read": Action(READ, "read operational metrics"),
+    "pii.analyze": Action(READ, "find PII in a text (nothing is stored)"),
+    "pii.redact": Action(READ, "redact PII in a text (nothing is stored)"),
     "principals.create": Action(WRITE, "create a person or app principal"),
     "principals.list": Action(READ, "list principals"),
     "principals.read": Action(READ, "read one principal"),

@@ -15,7 +15,7 @@ from aifactory.server import problems
 from aifactory.server.edge import GatewayEdge
 from aifactory.server.metrics import Metrics
 from aifactory.server.middleware import RequestMiddleware
-from aifactory.server.routes import assets, budgets, health, identity, ledger, openai_compat, runs
+from aifactory.server.routes import assets, budgets, health, identity, ledger, openai_compat, pii, runs
 from aifactory.settings import Settings
 
 __all__ = ["create_app"]
@@ -71,6 +71,7 @@ def create_app(
         openai_compat.router,
         budgets.router,
         runs.router,
+        pii.router,
     ):
         app.include_router(router)
     app.add_middleware(GatewayEdge)  # inside RequestMiddleware: added first, wraps less

@@ -21,8 +21,21 @@ Check = Callable[[str, str | None, float], tuple[int, int, float] | None]
 DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "IT", "ES", "NL", "PL")
 """Regions a national phone number is tried in when the language names none."""
 
-_REGION_OF_LANGUAGE = {"en": "US", "de": "DE", "fr": "FR", "it": "IT", "es": "ES", "nl": "NL", "pl": "PL",
-                       "pt": "PT", "sv": "SE", "da": "DK", "fi": "FI", "cs": "CZ", "el": "GR"}
+_REGION_OF_LANGUAGE = {
+    "en": "US",
+    "de": "DE",
+    "fr": "FR",
+    "it": "IT",
+    "es": "ES",
+    "nl": "NL",
+    "pl": "PL",
+    "pt": "PT",
+    "sv": "SE",
+    "da": "DK",
+    "fi": "FI",
+    "cs": "CZ",
+    "el": "GR",
+}
 _DATE_OR_IP = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}|\d{1,3}(?:\.\d{1,3}){3}")
 _GROUP = re.compile(r"\+?\(?\d+\)?")
 _MAX_TRIES = 12

@@ -19,7 +19,7 @@ DEFAULT_MIN_SCORE = 0.5
 
 _BEFORE, _AFTER, _VETO_REACH = 48, 24, 24
 _TOKEN = re.compile(r"[a-z0-9]+")
-_FILLER = frozenset("no nr n number num nummer numero numer is was of the a an at".split())
+_FILLER = frozenset(("no", "nr", "n", "number", "num", "nummer", "numero", "numer", "is", "of", "the", "a"))
 _GLUE = "-_."
 
 
@@ -78,12 +78,13 @@ class BuiltinDetector:
             s, e, score = start + result[0], start + result[1], result[2]
             if not pattern.glue_ok and _glued(text, s, e):
                 continue
-            score = self._score(text, pattern, s, e, score)
-            score = None if score is None else round(score, 4)
-            if score is None or score < self.min_score:
+            final = self._score(text, pattern, s, e, score)
+            if final is None or final < self.min_score:
                 return None
             value = text[s:e]
-            return None if value.strip().casefold() in self.allow else Entity(pattern.entity, s, e, score, value)
+            if value.strip().casefold() in self.allow:
+                return None
+            return Entity(pattern.entity, s, e, round(final, 4), value)
         return None
 
     def _score(self, text: str, pattern: Pattern, start: int, end: int, score: float) -> float | None:

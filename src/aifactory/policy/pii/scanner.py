@@ -13,7 +13,7 @@ __all__ = ["Scanner"]
 try:
     import hyperscan
 except ImportError:  # pragma: no cover - hyperscan has wheels for the platforms we test on
-    hyperscan = None
+    hyperscan = None  # type: ignore[assignment]
 
 
 class Scanner:
