@@ -1,56 +1,50 @@
-"""What the guards need of the PII package (`aifactory.policy.pii`): find entities, and say what one
-entity becomes under a redaction mode."""
+"""PII for the guards: which types to find with which detector, and what each entity becomes."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from aifactory.policy.guards.rules import Hit
+from aifactory.policy.pii import Detector, Entity, PiiKeyring, Pseudonymizer, check_entity_types, check_modes
+from aifactory.policy.pii.redaction import replacement
 
-__all__ = ["Detector", "PiiPolicy", "Pseudonymizer"]
-
-
-class Detector(Protocol):
-    """A PII detector (`aifactory.policy.pii.Detector`)."""
-
-    name: str
-
-    def analyze(
-        self, text: str, *, language: str | None = None, entities: Collection[str] | None = None
-    ) -> Sequence[Any]:
-        """Entities found in `text` (each with type, start, end, score, text)."""
-        ...
-
-
-class Pseudonymizer(Protocol):
-    """Keeps the pseudonyms of one call so that they can be turned back (`aifactory.policy.pii`)."""
-
-    def restore(self, text: str) -> str:
-        """The text with every pseudonym this pseudonymizer issued replaced by its original."""
-        ...
+__all__ = ["PiiPolicy", "pii_policy"]
 
 
 @dataclass(frozen=True)
 class PiiPolicy:
-    """Which PII types to redact, how, and with what detector."""
+    """Which PII types to redact, how, and with what detector. Built once per call: without a
+    pseudonymizer of the call's, `hash` and `pseudonymize` use one made for this policy."""
 
     detector: Detector
     modes: Mapping[str, str]
     """Entity type -> redaction mode (`remove`, `mask`, `hash`, `pseudonymize`)."""
-    pseudonymizer: Any = None
+    pseudonymizer: Pseudonymizer = field(default_factory=lambda: PiiKeyring.ephemeral().pseudonymizer())
     language: str | None = None
+
+    def __post_init__(self) -> None:
+        check_modes(self.modes)  # 400 naming the valid modes
+        check_entity_types(self.detector, self.modes.keys())  # redaction that does nothing is worse
 
     def hits(self, text: str) -> list[Hit]:
         """The entities of the policy's types in `text`, as hits to redact."""
-        found = self.detector.analyze(text, language=self.language, entities=list(self.modes))
+        found = self.detector.analyze(text, language=self.language, entities=self.modes.keys())
         return [Hit(e.start, e.end, e.type, "redact", e) for e in found if e.type in self.modes]
 
-    def replacement(self, entity: Any) -> str:
+    def replacement(self, entity: Entity) -> str:
         """What one entity becomes under its type's mode."""
-        from aifactory.policy import pii  # type: ignore[attr-defined,unused-ignore]  # until h-pii lands
+        return replacement(entity, self.modes[entity.type], self.pseudonymizer)
 
-        local = pii.Entity(entity.type, 0, len(entity.text), entity.score, entity.text)
-        mode = self.modes[entity.type]
-        return str(pii.redact(entity.text, [local], mode, pseudonymizer=self.pseudonymizer).text)
+
+def pii_policy(
+    detector: Detector | None, modes: Mapping[str, str], pseudonymizer: Pseudonymizer | None
+) -> PiiPolicy | None:
+    """The policy for `modes`, or None when there is nothing to redact."""
+    if not modes:
+        return None
+    if detector is None:
+        raise ValueError("PII redaction needs a detector")
+    if pseudonymizer is None:
+        return PiiPolicy(detector, dict(modes))
+    return PiiPolicy(detector, dict(modes), pseudonymizer)

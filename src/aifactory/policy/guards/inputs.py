@@ -8,11 +8,12 @@ from typing import Any, TypeVar
 
 from aifactory.gateway.types import ChatRequest, EmbeddingRequest, Message
 from aifactory.policy.decision import Obligations
-from aifactory.policy.guards._pii import Detector, PiiPolicy, Pseudonymizer
+from aifactory.policy.guards._pii import pii_policy
 from aifactory.policy.guards.findings import Findings
 from aifactory.policy.guards.holdback import Holdback
 from aifactory.policy.guards.rules import compile_rules
 from aifactory.policy.guards.text import TextGuard
+from aifactory.policy.pii import Detector, Pseudonymizer
 
 __all__ = ["InputGuard", "guard_input"]
 
@@ -37,10 +38,7 @@ class InputGuard:
         pii: bool = True,
         rules: bool = True,
     ) -> None:
-        modes = dict(obligations.redact) if pii else {}
-        if modes and detector is None:
-            raise ValueError("redaction needs a PII detector")
-        policy = PiiPolicy(detector, modes, pseudonymizer) if modes and detector is not None else None
+        policy = pii_policy(detector, obligations.redact if pii else {}, pseudonymizer)
         compiled = compile_rules(obligations.content_rules if rules else (), "input")
         self.text = TextGuard(compiled, policy, "input", dict(variables or {}))
         self.findings = Findings()

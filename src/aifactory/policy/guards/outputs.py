@@ -9,13 +9,14 @@ from typing import Any
 
 from aifactory.gateway.types import ChatResponse, Delta, StreamEnd, StreamEvent
 from aifactory.policy.decision import Obligations
-from aifactory.policy.guards._pii import Detector, PiiPolicy, Pseudonymizer
+from aifactory.policy.guards._pii import pii_policy
 from aifactory.policy.guards.findings import Findings
 from aifactory.policy.guards.holdback import Holdback
 from aifactory.policy.guards.restore import Restorer
 from aifactory.policy.guards.rules import compile_rules
 from aifactory.policy.guards.structured import JsonExpectation
 from aifactory.policy.guards.text import TextGuard
+from aifactory.policy.pii import Detector, Pseudonymizer
 
 __all__ = ["DEFAULT_HOLDBACK", "OutputGuard"]
 
@@ -39,9 +40,7 @@ class OutputGuard:
         variables: Mapping[str, Any] | None = None,
     ) -> None:
         modes = {t: obligations.redact.get(t, "mask") for t in sorted(obligations.output_pii)}
-        if modes and detector is None:
-            raise ValueError("output_pii needs a PII detector")
-        pii = PiiPolicy(detector, modes, pseudonymizer) if modes and detector is not None else None
+        pii = pii_policy(detector, modes, pseudonymizer)
         rules = compile_rules(obligations.content_rules, "output")
         self.text = TextGuard(rules, pii, "output", dict(variables or {}))
         self.holdback = holdback

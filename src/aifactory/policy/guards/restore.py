@@ -3,7 +3,7 @@ of the pseudonyms the request was sent with. A pseudonym split across pieces is 
 
 from __future__ import annotations
 
-from aifactory.policy.guards._pii import Pseudonymizer
+from aifactory.policy.pii import Pseudonymizer
 
 __all__ = ["Restorer"]
 
