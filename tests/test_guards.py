@@ -4,14 +4,29 @@ kind (empty, huge, any script, lone surrogates) handled without a crash."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from aifactory.errors import GuardrailViolationError, InvalidInputError
+from aifactory.gateway.providers._upstream import Transport
+from aifactory.gateway.providers.openai import OpenAIModel
+from aifactory.gateway.specs import DeploymentSpec
 from aifactory.gateway.types import ChatRequest, ChatResponse, EmbeddingRequest, Usage
 from aifactory.policy.decision import ContentRule, Obligations
-from aifactory.policy.guards import InputGuard, OutputGuard, compile_rules, expected_json, guard_input
+from aifactory.policy.guards import (
+    InputGuard,
+    OutputGuard,
+    Redacting,
+    compile_rules,
+    expected_json,
+    guard_input,
+)
+from aifactory.policy.pii import PiiKeyring, default_detector
+from aifactory.testing import FakeProvider
 
 CURSE = ContentRule("curse", "words", ("darn", "heck no", "καλημέρα"), "redact", "both")
 SECRET = ContentRule("secret", "regex", r"sk-[A-Za-z0-9]{8,40}", "redact", "input")
@@ -272,3 +287,114 @@ def test_a_huge_text_is_scanned_in_bounded_windows() -> None:
     rules = (CURSE, ContentRule("n", "regex", r"\d+", "redact", "both"))
     out = OutputGuard(Obligations(content_rules=rules), None).response(response(text)).text
     assert out == ("lorem ipsum " * 100_000) + "[REDACTED:curse] [REDACTED:n]"
+
+
+# --- PII ---------------------------------------------------------------------------------------------
+
+DETECTOR = default_detector()
+EMAIL, PHONE = "alice.smith@example.com", "+44 20 7946 0958"
+MASKED = Obligations(redact={"EMAIL_ADDRESS": "mask", "PHONE_NUMBER": "remove"})
+
+
+def test_pii_in_input_text_is_redacted_per_type_and_counted() -> None:
+    image = {"type": "image_url", "image_url": {"url": f"https://x.test/{EMAIL}.png"}}
+    request = chat(
+        f"mail {EMAIL} or call {PHONE} today",
+        {"role": "user", "content": [{"type": "text", "text": f"cc {EMAIL}"}, image]},
+    )
+    guarded, findings = guard_input(request, MASKED, DETECTOR)
+    assert guarded.messages[0].content == "mail <EMAIL_ADDRESS> or call  today"
+    assert guarded.messages[1].content == [{"type": "text", "text": "cc <EMAIL_ADDRESS>"}, image]
+    assert findings.as_json() == {
+        "pii": {"EMAIL_ADDRESS": 2, "PHONE_NUMBER": 1},
+        "rules": {},
+        "blocked": None,
+    }
+    assert EMAIL not in json.dumps(findings.as_json())
+
+
+def test_pseudonyms_are_restored_for_callers_who_may_see_originals() -> None:
+    keys = PiiKeyring.ephemeral().pseudonymizer()
+    obligations = Obligations(redact={"EMAIL_ADDRESS": "pseudonymize"})
+    guarded, _ = guard_input(chat(f"write to {EMAIL}"), obligations, DETECTOR, pseudonymizer=keys)
+    sent = guarded.messages[0].content
+    assert isinstance(sent, str)
+    assert EMAIL not in sent
+    surrogate = sent.removeprefix("write to ")
+    answer = response(f"I wrote to {surrogate}.")
+    restoring = OutputGuard(obligations, DETECTOR, pseudonymizer=keys, restore=True)
+    assert restoring.response(answer).text == f"I wrote to {EMAIL}."
+    keeping = OutputGuard(obligations, DETECTOR, pseudonymizer=keys)
+    assert keeping.response(answer).text == f"I wrote to {surrogate}."
+
+
+def test_output_pii_is_redacted_after_restoring() -> None:
+    keys = PiiKeyring.ephemeral().pseudonymizer()
+    surrogate = keys.surrogate("EMAIL_ADDRESS", EMAIL)
+    obligations = Obligations(redact={"EMAIL_ADDRESS": "mask"}, output_pii=frozenset({"EMAIL_ADDRESS"}))
+    guard = OutputGuard(obligations, DETECTOR, pseudonymizer=keys, restore=True)
+    assert (
+        guard.response(response(f"to {surrogate} and {EMAIL}")).text
+        == "to <EMAIL_ADDRESS> and <EMAIL_ADDRESS>"
+    )
+    assert guard.findings.pii == {"EMAIL_ADDRESS": 2}
+
+
+def test_a_type_the_detector_cannot_find_or_an_unknown_mode_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="unknown entity type"):
+        InputGuard(Obligations(redact={"PERSON_NAME_X": "mask"}), DETECTOR)
+    with pytest.raises(InvalidInputError, match="unknown redaction mode"):
+        OutputGuard(
+            Obligations(redact={"EMAIL_ADDRESS": "shred"}, output_pii=frozenset({"EMAIL_ADDRESS"})), DETECTOR
+        )
+
+
+@pytest.mark.parametrize("text", ODD)
+def test_odd_text_with_pii(text: str) -> None:
+    odd = f"{text} {EMAIL}"
+    guarded, _ = guard_input(chat(odd), MASKED, DETECTOR)
+    assert EMAIL not in str(guarded.messages[0].content)
+
+
+# --- the Redacting model -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeProvider]:
+    with FakeProvider() as provider:
+        yield provider
+
+
+def test_a_redacting_model_sends_only_redacted_requests(fake: FakeProvider) -> None:
+    spec = DeploymentSpec.model_validate(
+        {"provider": "openai", "base_url": fake.url, "upstream_model": "fake-chat"}
+    )
+    embedder = DeploymentSpec.model_validate(
+        {
+            "provider": "openai",
+            "base_url": fake.url,
+            "upstream_model": "fake-embedding",
+            "operation": "embeddings",
+        }
+    )
+
+    async def flow() -> list[Any]:
+        async with Transport() as transport:
+            guard = InputGuard(MASKED, DETECTOR)
+            model = Redacting(OpenAIModel("d", spec, transport), guard)
+            whole = await model.complete(chat(f"hi {EMAIL}"))
+            streamed = [e async for e in model.stream(chat(f"yo {PHONE}", stream=True))]
+            vectors = await Redacting(OpenAIModel("e", embedder, transport), guard).embed(
+                EmbeddingRequest(model="e", input=[EMAIL, "plain"])
+            )
+            return [whole, streamed, vectors, guard.findings]
+
+    whole, streamed, vectors, findings = asyncio.run(flow())
+    bodies = [c.body for c in fake.calls[-3:]]
+    assert bodies[0]["messages"][0]["content"] == "hi <EMAIL_ADDRESS>"
+    assert bodies[1]["messages"][0]["content"] == "yo "
+    assert bodies[2]["input"] == ["<EMAIL_ADDRESS>", "plain"]
+    assert whole.text == "echo: hi <EMAIL_ADDRESS>"
+    assert streamed
+    assert len(vectors.vectors) == 2
+    assert findings.pii == {"EMAIL_ADDRESS": 2, "PHONE_NUMBER": 1}
