@@ -17,6 +17,7 @@ from aifactory.gateway.types import ChatRequest
 from aifactory.identity.permissions import Subject
 from aifactory.policy.decision import ContentRule, Obligations
 from aifactory.policy.guards import OutputGuard
+from aifactory.policy.pii import default_detector
 from aifactory.runtime import Runtime
 from aifactory.server.routes.openai_compat import _sse
 from aifactory.settings import Settings
@@ -85,6 +86,20 @@ def test_a_word_streamed_a_character_a_chunk_is_redacted(gateway: Runtime, fake:
     assert frames[-1] == {"done": True}
     assert run.status != "error"
     assert guard.findings.rules == {"curse": 1}
+
+
+def test_pii_streamed_a_character_a_chunk_never_reaches_the_wire(
+    gateway: Runtime, fake: FakeProvider
+) -> None:
+    fake.plan("fake-chat", then="chunk_chars:1", reply="write to alice.smith@example.com or +44 20 7946 0958")
+    obligations = Obligations(output_pii=frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER"}))
+    guard = OutputGuard(obligations, default_detector())
+    frames, _ = asyncio.run(sse_frames(gateway.gateway, guard))
+    assert text_of(frames) == "write to <EMAIL_ADDRESS> or <PHONE_NUMBER>"
+    wire = json.dumps(frames)
+    assert "alice" not in wire
+    assert "7946" not in wire
+    assert guard.findings.pii == {"EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1}
 
 
 def test_a_blocked_word_split_across_chunks_ends_the_stream_with_a_typed_error(
