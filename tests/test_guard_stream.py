@@ -74,6 +74,24 @@ def test_an_unbounded_match_longer_than_the_window_is_redacted_in_one_marker() -
     assert out == "a [REDACTED:digits] b"
 
 
+def test_the_window_grows_to_the_longest_word_or_bounded_regex() -> None:
+    phrase = "a very long forbidden phrase that is much longer than the window"
+    rules = (
+        ContentRule("long", "words", (phrase,), "block"),
+        ContentRule("key", "regex", r"key-[a-f0-9]{40}", "redact"),
+    )
+    guard = holdback(Obligations(content_rules=rules))
+    assert guard.size == len(phrase)
+    released: list[str] = []
+    with pytest.raises(GuardrailViolationError):
+        run_into(guard, list(f"well, {phrase}!"), released)
+    assert "a very long" not in "".join(released)
+    assert (
+        run(holdback(Obligations(content_rules=rules)), list("x key-" + "ab" * 20 + " y"))
+        == "x [REDACTED:key] y"
+    )
+
+
 def test_a_block_is_raised_before_the_word_is_released() -> None:
     guard = holdback(BLOCKING)
     released: list[str] = []

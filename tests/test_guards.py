@@ -164,6 +164,12 @@ def test_output_rules_redact_every_choice_and_drop_logprobs() -> None:
     assert all(c["logprobs"] is None for c in out.choices)
 
 
+def test_content_parts_in_an_answer_are_guarded() -> None:
+    parts = [{"type": "text", "text": "oh darn"}, {"type": "image_url", "image_url": {"url": "darn.png"}}]
+    out = OutputGuard(Obligations(content_rules=(CURSE,)), None).response(response(None, content=parts))
+    assert out.choices[0]["message"]["content"] == [{"type": "text", "text": "oh [REDACTED:curse]"}, parts[1]]
+
+
 def test_tool_call_answers_are_left_alone() -> None:
     calls = [{"id": "c", "type": "function", "function": {"name": "f", "arguments": '{"x": "darn"}'}}]
     guard = OutputGuard(Obligations(content_rules=(CURSE,)), None)

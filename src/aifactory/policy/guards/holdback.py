@@ -3,7 +3,8 @@ could still match.
 
 Text is released only once it is older than the hold-back window (`guard_holdback_chars`), after
 the window around it was scanned: any match up to that long that touches released text was wholly
-in view when it was released. A match that straddles the release point holds the point back to its
+in view when it was released. The window grows to the longest word or bounded regex of the rules
+(up to `MAX_WINDOW`). A match that straddles the release point holds the point back to its
 start; a match longer than the window (an unbounded regex) is redacted in pieces as it arrives. Each
 scan reads at most the window, the text since the last release and a little context before it, so
 the work per event stays bounded however long the text grows, and so does every regex's input.
@@ -18,7 +19,10 @@ from aifactory.policy.guards.findings import Findings
 from aifactory.policy.guards.rules import Hit
 from aifactory.policy.guards.text import TextGuard
 
-__all__ = ["Holdback"]
+__all__ = ["MAX_WINDOW", "Holdback"]
+
+MAX_WINDOW = 4096
+"""The widest a window grows to fit the rules' longest match."""
 
 
 class Holdback:
@@ -29,7 +33,7 @@ class Holdback:
     def __init__(self, guard: TextGuard, findings: Findings, size: int) -> None:
         self.guard = guard
         self.findings = findings
-        self.size = max(1, size)
+        self.size = max(1, size, min(guard.rules.longest, MAX_WINDOW))
         self.step = max(1, self.size // 8)
         """Scan again once this much new text waits beyond the window (fewer scans for tiny chunks)."""
         self.block = max(4 * self.size, 1024)

@@ -62,11 +62,23 @@ class OutputGuard:
 
     def _choice(self, choice: dict[str, Any]) -> dict[str, Any]:
         message = choice.get("message")
-        if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            guarded: str | list[Any] = self._text(content)
+        elif isinstance(content, list):  # content parts, as some providers answer
+            guarded = [self._part(part) for part in content]
+        else:
             return choice
-        text = _Choice(self)
-        content = text.feed(message["content"]) + text.finish()
-        return {**choice, "message": {**message, "content": content}, "logprobs": None}
+        return {**choice, "message": {**(message or {}), "content": guarded}, "logprobs": None}
+
+    def _part(self, part: Any) -> Any:
+        if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
+            return part
+        return {**part, "text": self._text(part["text"])}
+
+    def _text(self, text: str) -> str:
+        choice = _Choice(self)
+        return choice.feed(text) + choice.finish()
 
     async def stream(self, events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
         """The events guarded: text held back per choice until safe, tool calls unchanged, the rest

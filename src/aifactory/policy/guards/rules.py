@@ -75,7 +75,8 @@ class RuleSet:
     words: re.Pattern[str] | None = None
     word_rules: tuple[ContentRule, ...] = ()
     predicates: tuple[Predicate, ...] = ()
-    longest_word: int = 0
+    longest: int = 0
+    """The longest span a word or a bounded regex can match (unbounded regexes do not count)."""
 
     def __bool__(self) -> bool:
         return bool(self.patterns or self.words or self.predicates)
@@ -101,12 +102,15 @@ def compile_rules(rules: tuple[ContentRule, ...], direction: Direction) -> RuleS
 @functools.lru_cache(maxsize=256)
 def _compile(rules: tuple[ContentRule, ...]) -> RuleSet:
     patterns = tuple((r, _regex(r)) for r in rules if r.kind == "regex")
+    widths = [_sre.parse(p.pattern).getwidth()[1] for _, p in patterns]
     word_rules = tuple(r for r in rules if r.kind == "words")
     predicates = tuple(Predicate(r, _cel(r)) for r in rules if r.kind == "cel")
     lists = [_words(r) for r in word_rules]
     alternation = "|".join(f"(?P<w{i}>{'|'.join(map(re.escape, words))})" for i, words in enumerate(lists))
     words = re.compile(rf"(?<!\w)(?:{alternation})(?!\w)", re.IGNORECASE) if lists else None
-    longest = max((len(w) for words_ in lists for w in words_), default=0)
+    longest = max(
+        [len(w) for words_ in lists for w in words_] + [w for w in widths if w < _UNBOUNDED], default=0
+    )
     return RuleSet(patterns, words, word_rules, predicates, longest)
 
 
