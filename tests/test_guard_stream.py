@@ -371,3 +371,22 @@ def test_a_pseudonym_split_across_chunks_is_restored_whole() -> None:
     out, error = collect(guard, [*_deltas_of(list(text)), StreamEnd(Usage())])
     assert error is None
     assert content(out) == f"I will write to {EMAIL} today, and again to {EMAIL}."
+
+
+KEYS = PiiKeyring.ephemeral().pseudonymizer()
+SURROGATES = [KEYS.surrogate("EMAIL_ADDRESS", EMAIL), KEYS.surrogate("PHONE_NUMBER", PHONE)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    parts=st.lists(
+        st.sampled_from([*SURROGATES, "<EMAIL_ADDRESS_00000000>", "<", ">", "x", " "]), max_size=30
+    ),
+    cuts=st.lists(st.integers(0, 900), max_size=40),
+)
+def test_pseudonyms_are_restored_under_any_chunking(parts: list[str], cuts: list[int]) -> None:
+    text = "".join(parts)
+    guard = OutputGuard(Obligations(), DETECTOR, pseudonymizer=KEYS, restore=True, holdback=32)
+    out, error = collect(guard, [*_deltas_of(pieces(text, cuts)), StreamEnd(Usage())])
+    assert error is None
+    assert content(out) == KEYS.restore(text)

@@ -94,10 +94,15 @@ class Holdback:
                 raise self.guard.violation(hit.label, self.findings)
         piece = self._render(done, point, acted)
         self._done = point
-        keep = self._done - self.size - self._base
-        if keep > 0:
-            self._text, self._base = self._text[keep:], self._base + keep
+        self._trim()
         return piece, True
+
+    def _trim(self) -> None:
+        """Forget released text but one window of context; seldom enough to copy each character a
+        bounded number of times, however long the text."""
+        drop = self._done - self.size - self._base
+        if drop > 0 and drop * 2 >= len(self._text):
+            self._text, self._base = self._text[drop:], self._base + drop
 
     def _settle(self, hits: list[Hit], done: int, point: int) -> int:
         """The release point moved back to the start of any match that straddles it and may still

@@ -24,17 +24,22 @@ class Restorer:
         if len(self._text) < self.size + self.step:
             return ""
         restore = self.pseudonymizer.restore
-        whole = restore(self._text)
         first = len(self._text) - self.size
         for cut in range(first, max(0, first - self.size), -1):
-            head = restore(self._text[:cut])
-            if head + restore(self._text[cut:]) == whole:  # no pseudonym straddles the cut
-                self._text = self._text[cut:]
+            if self._is_clean_cut(cut):
+                head, self._text = restore(self._text[:cut]), self._text[cut:]
                 return head
         if len(self._text) > 8 * self.size:  # pseudonyms everywhere: release rather than grow forever
             head, self._text = restore(self._text[:first]), self._text[first:]
             return head
         return ""
+
+    def _is_clean_cut(self, cut: int) -> bool:
+        """Whether no pseudonym straddles `cut` (one would be restored whole but not in halves);
+        looking one window either side is enough, as a pseudonym is no longer than that."""
+        restore, text = self.pseudonymizer.restore, self._text
+        low, high = max(0, cut - self.size), cut + self.size
+        return restore(text[low:cut]) + restore(text[cut:high]) == restore(text[low:high])
 
     def finish(self) -> str:
         """The rest, restored."""
