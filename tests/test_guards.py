@@ -28,6 +28,8 @@ from aifactory.policy.guards import (
 from aifactory.policy.pii import PiiKeyring, default_detector
 from aifactory.testing import FakeProvider
 
+DETECTOR = default_detector()
+EMAIL, PHONE = "alice.smith@example.com", "+44 20 7946 0958"
 CURSE = ContentRule("curse", "words", ("darn", "heck no", "καλημέρα"), "redact", "both")
 SECRET = ContentRule("secret", "regex", r"sk-[A-Za-z0-9]{8,40}", "redact", "input")
 STOP = ContentRule("stop", "words", ("forbidden",), "block", "both")
@@ -113,6 +115,15 @@ def test_a_request_without_matches_is_the_same_object() -> None:
     guarded, findings = guard_input(request, Obligations(content_rules=(CURSE,)), None)
     assert guarded is request
     assert not findings
+
+
+def test_rules_up_front_and_redaction_per_deployment_count_once_each() -> None:
+    obligations = Obligations(redact={"EMAIL_ADDRESS": "mask"}, content_rules=(CURSE,))
+    rules, pii = InputGuard(obligations, None, pii=False), InputGuard(obligations, DETECTOR, rules=False)
+    request = rules.chat(chat("darn, mail alice.smith@example.com"))
+    assert pii.chat(request).messages[0].content == "[REDACTED:curse], mail <EMAIL_ADDRESS>"
+    both = rules.findings.merged(pii.findings).as_json()
+    assert both == {"pii": {"EMAIL_ADDRESS": 1}, "rules": {"curse": 1}, "blocked": None}
 
 
 def test_the_input_guard_guards_a_request_once() -> None:
@@ -297,8 +308,6 @@ def test_a_huge_text_is_scanned_in_bounded_windows() -> None:
 
 # --- PII ---------------------------------------------------------------------------------------------
 
-DETECTOR = default_detector()
-EMAIL, PHONE = "alice.smith@example.com", "+44 20 7946 0958"
 MASKED = Obligations(redact={"EMAIL_ADDRESS": "mask", "PHONE_NUMBER": "remove"})
 
 

@@ -33,6 +33,10 @@ class Findings:
         self.rules[rule] += 1
         self.blocked = rule
 
+    def merged(self, other: Findings) -> Findings:
+        """Both counts together (e.g. the rules applied up front and the redaction per deployment)."""
+        return Findings(self.pii + other.pii, self.rules + other.rules, self.blocked or other.blocked)
+
     def as_json(self) -> dict[str, Any]:
         """JSON-ready counts, sorted (for the run record and its ledger entry)."""
         return {
