@@ -364,6 +364,16 @@ def test_a_type_the_detector_cannot_find_or_an_unknown_mode_is_refused() -> None
         )
 
 
+def test_overlapping_spans_are_replaced_once() -> None:
+    domain = ContentRule("domain", "regex", r"example\.com", "redact")
+    obligations = Obligations(output_pii=frozenset({"EMAIL_ADDRESS"}), content_rules=(domain,))
+    guard = OutputGuard(obligations, DETECTOR)
+    assert guard.response(response(f"mail {EMAIL} or example.com")).text == (
+        "mail <EMAIL_ADDRESS> or [REDACTED:domain]"
+    )
+    assert guard.findings.as_json() == {"pii": {"EMAIL_ADDRESS": 1}, "rules": {"domain": 2}, "blocked": None}
+
+
 @pytest.mark.parametrize("text", ODD)
 def test_odd_text_with_pii(text: str) -> None:
     odd = f"{text} {EMAIL}"

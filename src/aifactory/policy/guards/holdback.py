@@ -123,11 +123,10 @@ class Holdback:
             start, end = max(hit.start, done), min(hit.end, point)
             if end <= pos:
                 continue  # inside a span already replaced
-            if start < pos:
-                start = pos  # overlaps the previous span: one replacement covers both
-            elif not (start == done and hit.start < done and opened == hit.label):
+            continued = hit.start < done and opened == hit.label  # the rest of a match cut at `done`
+            if start >= pos and not continued:
                 parts += [self._slice(pos, start), self.guard.replacement(hit)]
-            pos = end
+            pos = end  # a span overlapping the one before extends its replacement
             if hit.end > point:
                 self._open = hit.label
         parts.append(self._slice(pos, point))
