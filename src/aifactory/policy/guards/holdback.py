@@ -34,7 +34,7 @@ class Holdback:
         self.guard = guard
         self.findings = findings
         self.size = max(1, size, min(guard.rules.longest, MAX_WINDOW))
-        self.step = max(1, self.size // 8)
+        self.step = max(1, self.size // 4)
         """Scan again once this much new text waits beyond the window (fewer scans for tiny chunks)."""
         self.block = max(4 * self.size, 1024)
         """The most text one scan releases (bounds every regex's input)."""

@@ -15,7 +15,7 @@ class Restorer:
     def __init__(self, pseudonymizer: Pseudonymizer, size: int) -> None:
         self.pseudonymizer = pseudonymizer
         self.size = max(1, size)
-        self.step = max(1, self.size // 8)
+        self.step = max(1, self.size // 4)
         self._text = ""
 
     def feed(self, text: str) -> str:
