@@ -18,6 +18,7 @@ from aifactory.gateway.specs import DeploymentSpec
 from aifactory.gateway.types import ChatRequest, ChatResponse, EmbeddingRequest, Usage
 from aifactory.policy.decision import ContentRule, Obligations
 from aifactory.policy.guards import (
+    CallGuards,
     InputGuard,
     OutputGuard,
     Redacting,
@@ -423,3 +424,41 @@ def test_a_redacting_model_sends_only_redacted_requests(fake: FakeProvider) -> N
     assert streamed
     assert len(vectors.vectors) == 2
     assert findings.pii == {"EMAIL_ADDRESS": 2, "PHONE_NUMBER": 1}
+
+
+def test_call_guards_apply_the_scope_of_redaction(fake: FakeProvider) -> None:
+    spec = DeploymentSpec.model_validate(
+        {"provider": "openai", "base_url": fake.url, "upstream_model": "fake-chat"}
+    )
+    rules = (CURSE,)
+    external = Obligations(redact={"EMAIL_ADDRESS": "mask"}, redact_scope="external", content_rules=rules)
+    everywhere = Obligations(redact={"EMAIL_ADDRESS": "mask"}, redact_scope="all", content_rules=rules)
+
+    async def flow() -> list[Any]:
+        async with Transport() as transport:
+            model = OpenAIModel("d", spec, transport)
+            out = []
+            for obligations in (external, everywhere):
+                guards = CallGuards(obligations, DETECTOR)
+                request = guards.request(chat(f"darn, mail {EMAIL}"))
+                assert guards.deployment(model, "local") is model
+                await guards.deployment(model, "openai").complete(request)
+                out += [
+                    request.messages[0].content,
+                    fake.calls[-1].body["messages"][0]["content"],
+                    guards.findings(),
+                ]
+            return out
+
+    kept, sent, found, redacted, sent_too, found_too = asyncio.run(flow())
+    assert kept == f"[REDACTED:curse], mail {EMAIL}"  # a local model would see the address
+    assert sent == sent_too == redacted == "[REDACTED:curse], mail <EMAIL_ADDRESS>"
+    assert found == found_too
+    assert found["input"] == {"pii": {"EMAIL_ADDRESS": 1}, "rules": {"curse": 1}, "blocked": None}
+    assert found["output"] == {"pii": {}, "rules": {}, "blocked": None}
+
+
+def test_call_guards_check_the_json_the_request_asks_for() -> None:
+    guards = CallGuards(Obligations(), None, request=chat("x", response_format={"type": "json_object"}))
+    with pytest.raises(GuardrailViolationError):
+        guards.output.response(response("nope"))

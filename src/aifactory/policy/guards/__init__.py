@@ -1,16 +1,18 @@
 """Input and output guardrails: PII redaction, content rules (regex, word lists, CEL), the JSON a
 request asks for, and a streaming output guard that holds text back until it is safe.
 
-How the gateway uses them, per call (the obligations come from the policy decision):
+How the gateway uses them, per call, once the policy decision is made (`CallGuards` applies the
+scope of redaction; the parts are usable alone too):
 
-    inputs = InputGuard(obligations, detector, pseudonymizer=p)    # or Redacting(model, inputs)
-    request = inputs.chat(request)
-    outputs = OutputGuard(obligations, detector, holdback=settings.guard_holdback_chars,
-                          expect=expected_json(request), pseudonymizer=p, restore=may_see_originals)
-    response = outputs.response(response)          # or: events = outputs.stream(events)
-    record: inputs.findings.as_json(), outputs.findings.as_json()
+    guards = CallGuards(decision.obligations, detector, request=request, pseudonymizer=p,
+                        restore=may_see_originals, holdback=settings.guard_holdback_chars)
+    request = guards.request(request)                  # input rules; PII too under scope `all`
+    model = guards.deployment(model, spec.provider)    # Redacting for external deployments
+    response = guards.output.response(response)       # or: events = guards.output.stream(events)
+    run_findings = guards.findings()                   # counts, never values
 """
 
+from aifactory.policy.guards.call import LOCAL_PROVIDER, CallGuards
 from aifactory.policy.guards.findings import Findings
 from aifactory.policy.guards.holdback import Holdback
 from aifactory.policy.guards.inputs import InputGuard, guard_input
@@ -24,6 +26,8 @@ __all__ = [
     "CEL_VARIABLES",
     "DEFAULT_HOLDBACK",
     "JSON_RULE",
+    "LOCAL_PROVIDER",
+    "CallGuards",
     "Findings",
     "Hit",
     "Holdback",
