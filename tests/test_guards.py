@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from aifactory.errors import GuardrailViolationError, InvalidInputError
+from aifactory.errors import ConfigurationError, GuardrailViolationError, InvalidInputError
 from aifactory.gateway.providers._upstream import Transport
 from aifactory.gateway.providers.openai import OpenAIModel
 from aifactory.gateway.specs import DeploymentSpec
@@ -359,6 +359,8 @@ def test_output_pii_is_redacted_after_restoring() -> None:
 def test_a_type_the_detector_cannot_find_or_an_unknown_mode_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="unknown entity type"):
         InputGuard(Obligations(redact={"PERSON_NAME_X": "mask"}), DETECTOR)
+    with pytest.raises(ConfigurationError, match="no PII detector"):
+        OutputGuard(Obligations(output_pii=frozenset({"EMAIL_ADDRESS"})), None)
     with pytest.raises(InvalidInputError, match="unknown redaction mode"):
         OutputGuard(
             Obligations(redact={"EMAIL_ADDRESS": "shred"}, output_pii=frozenset({"EMAIL_ADDRESS"})), DETECTOR

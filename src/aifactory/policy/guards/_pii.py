@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from aifactory.errors import ConfigurationError
 from aifactory.policy.guards.rules import Hit
 from aifactory.policy.pii import Detector, Entity, PiiKeyring, Pseudonymizer, check_entity_types, check_modes
 from aifactory.policy.pii.redaction import replacement
@@ -44,7 +45,7 @@ def pii_policy(
     if not modes:
         return None
     if detector is None:
-        raise ValueError("PII redaction needs a detector")
+        raise ConfigurationError("PII redaction is required, and no PII detector is configured")
     if pseudonymizer is None:
         return PiiPolicy(detector, dict(modes))
     return PiiPolicy(detector, dict(modes), pseudonymizer)
