@@ -156,7 +156,8 @@ def _delta(event: Delta, choices: dict[int, _Choice], guard: OutputGuard) -> Del
     out = []
     for choice in event.choices:
         index = choice.get("index", 0)
-        state = choices.setdefault(index if isinstance(index, int) else 0, _Choice(guard))
+        index = index if isinstance(index, int) else 0
+        state = choices.get(index) or choices.setdefault(index, _Choice(guard))
         delta = dict(choice.get("delta") or {})
         content = delta.get("content")
         released = state.feed(content) if isinstance(content, str) and content else ""
