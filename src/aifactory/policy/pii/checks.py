@@ -11,7 +11,6 @@ from collections.abc import Callable
 import phonenumbers
 
 from aifactory.policy.pii.dates import parse_date
-from aifactory.policy.pii.validators import digits_of
 
 __all__ = ["DEFAULT_REGIONS", "Check", "birth_date", "email", "ipv4", "ipv6", "phone", "url", "whole"]
 
@@ -39,6 +38,17 @@ _REGION_OF_LANGUAGE = {
 _DATE_OR_IP = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}|\d{1,3}(?:\.\d{1,3}){3}")
 _GROUP = re.compile(r"\+?\(?\d+\)?")
 _MAX_TRIES = 12
+_NATIONAL_SHAPES = {
+    "US": ("23456789", 10, 10),
+    "GB": ("0", 10, 11),
+    "DE": ("0", 6, 13),
+    "FR": ("0", 10, 10),
+    "NL": ("0", 10, 10),
+    "IT": ("03", 6, 11),
+    "ES": ("6789", 9, 9),
+    "PL": ("123456789", 9, 9),
+}
+"""Leading digits and digit counts of national numbers (trunk prefix included) per region."""
 
 
 def whole(predicate: Callable[[str], bool]) -> Check:
@@ -108,7 +118,19 @@ def _regions(language: str | None) -> tuple[str, ...]:
     return (region,) if region else DEFAULT_REGIONS
 
 
+def _could_be_national(digits: str, region: str) -> bool:
+    """A cheap look at the leading digit and length before asking `phonenumbers` (slow)."""
+    shape = _NATIONAL_SHAPES.get(region)
+    if shape is None:
+        return True
+    leading, low, high = shape
+    return digits[:1] in leading and low <= len(digits) <= high
+
+
 def _is_phone(text: str, regions: tuple[str, ...]) -> bool:
+    if not text.startswith("+"):
+        digits = "".join(c for c in text if c.isdigit())
+        regions = tuple(r for r in regions if _could_be_national(digits, r))
     for region in (None,) if text.startswith("+") else regions:
         try:
             number = phonenumbers.parse(text, region)
@@ -120,9 +142,21 @@ def _is_phone(text: str, regions: tuple[str, ...]) -> bool:
 
 
 def _phone_spans(text: str) -> list[tuple[int, int]]:
-    groups = [(m.start(), m.end()) for m in _GROUP.finditer(text)]
-    spans = [(groups[i][0], groups[j][1]) for i in range(len(groups)) for j in range(i, len(groups))]
-    spans = [s for s in spans if 7 <= len(digits_of(text[s[0] : s[1]])) <= 15]
+    """Runs of the candidate's digit groups that could be a number (7 to 15 digits; 9 without `+`),
+    longest first."""
+    groups = [
+        (m.start(), m.end(), len(m.group()) - m.group().count("(") - m.group().count(")"))
+        for m in _GROUP.finditer(text)
+    ]
+    spans = []
+    for i, (start, _, _) in enumerate(groups):
+        digits = 0
+        for j in range(i, len(groups)):
+            digits += groups[j][2] - (text[groups[j][0]] == "+")
+            if digits > 15:
+                break
+            if digits >= (7 if text[start] == "+" else 9):
+                spans.append((start, groups[j][1]))
     return sorted(spans, key=lambda s: s[0] - s[1])[:_MAX_TRIES]
 
 
@@ -130,13 +164,11 @@ def phone(text: str, language: str | None, score: float) -> tuple[int, int, floa
     """A phone number valid in the language's region (or internationally with `+`): the longest run
     of the candidate's digit groups that `phonenumbers` accepts. Bare digit runs score low (they need
     a context word); international numbers score higher."""
-    if _DATE_OR_IP.fullmatch(text):
+    if len(text) < 7 or _DATE_OR_IP.fullmatch(text):
         return None
     regions = _regions(language)
     for start, end in _phone_spans(text):
         span = text[start:end]
-        if not span.startswith("+") and len(digits_of(span)) < 9:
-            continue
         if _is_phone(span, regions):
             if span.startswith("+"):
                 return start, end, score + 0.15

@@ -21,6 +21,7 @@ _BEFORE, _AFTER, _VETO_REACH = 48, 24, 24
 _TOKEN = re.compile(r"[a-z0-9]+")
 _FILLER = frozenset(("no", "nr", "n", "number", "num", "nummer", "numero", "numer", "is", "of", "the", "a"))
 _GLUE = "-_."
+_SURE = 0.9
 
 
 def _tokens(text: str) -> list[str]:
@@ -61,9 +62,12 @@ class BuiltinDetector:
                 suppressed.append((start, end))
             elif self.patterns[index].entity in wanted:
                 candidates.setdefault((index, start), []).append(end)
-        found = []
-        for (index, start), ends in candidates.items():
-            entity = self._confirm(text, self.patterns[index], start, sorted(ends, reverse=True), language)
+        found: list[Entity] = []
+        for (index, start), ends in sorted(candidates.items(), key=lambda c: self.patterns[c[0][0]].costly):
+            pattern = self.patterns[index]
+            if pattern.costly and _inside_sure(start, ends, found):
+                continue
+            entity = self._confirm(text, pattern, start, sorted(ends, reverse=True), language)
             if entity is not None and not _inside(entity, suppressed):
                 found.append(entity)
         return resolve_overlaps(found)
@@ -71,6 +75,8 @@ class BuiltinDetector:
     def _confirm(
         self, text: str, pattern: Pattern, start: int, ends: list[int], language: str | None
     ) -> Entity | None:
+        if pattern.veto and _vetoed(text[max(0, start - _VETO_REACH) : start], pattern.veto):
+            return None
         for end in ends:
             result = pattern.check(text[start:end], language, pattern.score)
             if result is None:
@@ -110,6 +116,12 @@ def _glued(text: str, start: int, end: int) -> bool:
     before = start >= 2 and text[start - 1] in _GLUE and text[start - 2].isalnum()
     after = end + 1 < len(text) and text[end] in _GLUE and text[end + 1].isalnum()
     return before or after
+
+
+def _inside_sure(start: int, ends: list[int], found: list[Entity]) -> bool:
+    """Whether a candidate lies within a finding scoring 0.9 or more (it could not win against it)."""
+    end = max(ends)
+    return any(e.score >= _SURE and e.start <= start and end <= e.end for e in found)
 
 
 def _inside(entity: Entity, spans: list[tuple[int, int]]) -> bool:

@@ -37,6 +37,9 @@ class Pattern:
     caseless: bool = False
     glue_ok: bool = False
     """Whether the match may touch `-`, `_` or `.` joined to more letters or digits (emails, URLs)."""
+    costly: bool = False
+    """Whether the check is slow (`phonenumbers`): checked last, and not at all inside a finding
+    that already scores 0.9 or more."""
 
 
 def _words(text: str) -> frozenset[str]:
@@ -61,7 +64,8 @@ _CARD_CTX = _words("card credit debit visa mastercard amex maestro cc kreditkart
 _SSN_CTX = _words("ssn social security ss#")
 _DOB_CTX = _words(
     "born birth dob birthday birthdate geboren geb geburtsdatum geburtstag ne nee naissance nato nata "
-    "nascita nacido nacida nacimiento urodzony urodzona urodzenia geboortedatum"
+    "nascita naci nacido nacida nacimiento nasci nascido nascida nascimento urodzony urodzona urodzenia "
+    "urodzilem urodzilam geboortedatum"
 )
 _IP_CTX = _words("ip address addr server host client gateway dns subnet ping ssh connect router proxy")
 _BSN_CTX = _words("bsn burgerservicenummer sofinummer citizen service")
@@ -146,6 +150,7 @@ PATTERNS: tuple[Pattern, ...] = (
         checks.phone,
         context=_PHONE_CTX,
         veto=_ORDER | _VERSION,
+        costly=True,
     ),
     _p(
         "IP_ADDRESS",

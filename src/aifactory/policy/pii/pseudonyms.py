@@ -65,12 +65,11 @@ class PiiKeyring:
 
 def _read_secret(path: Path) -> bytes:
     for _ in range(100):  # another process may have created the file and be writing it
-        text = path.read_text(encoding="ascii").strip()
+        text = path.read_text(encoding="ascii", errors="replace").strip()
+        if text.strip("0123456789abcdefABCDEF"):
+            raise ConfigurationError(f"the PII key file {path} is not hex")
         if len(text) >= _SECRET_HEX:
-            try:
-                return bytes.fromhex(text)
-            except ValueError as exc:
-                raise ConfigurationError(f"the PII key file {path} is not hex") from exc
+            return bytes.fromhex(text)
         time.sleep(0.01)
     raise ConfigurationError(f"the PII key file {path} is empty or truncated")
 
