@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import regex
 
 from aifactory.errors import ConfigurationError, GuardrailViolationError, InvalidInputError
 from aifactory.gateway.providers._upstream import Transport
@@ -22,6 +23,8 @@ from aifactory.policy.guards import (
     InputGuard,
     OutputGuard,
     Redacting,
+    RuleSet,
+    TextGuard,
     compile_rules,
     expected_json,
     guard_input,
@@ -80,6 +83,18 @@ def test_safe_regexes_compile_and_rules_compile_once() -> None:
     )
     assert compile_rules(rules, "output") is compile_rules(rules, "output")
     assert compile_rules(rules, "input").patterns == ()  # a and b apply to output only
+
+
+def test_a_regex_search_that_runs_too_long_blocks(caplog: pytest.LogCaptureFixture) -> None:
+    # A rule the static check would refuse, compiled by hand to reach the engine's timeout.
+    slow = ContentRule("slow", "regex", "(a+)+b", "redact")
+    rules = RuleSet(patterns=((slow, regex.compile("(a+)+b")),))
+    guard = OutputGuard(Obligations(), None)
+    guard.text = TextGuard(rules, None, "output")
+    with pytest.raises(GuardrailViolationError) as raised:
+        guard.response(response("a" * 5000))
+    assert raised.value.extra["rule"] == "slow"
+    assert "content rule slow: a regex search took over" in caplog.text
 
 
 def test_rules_apply_to_their_direction() -> None:

@@ -2,30 +2,47 @@
 that judge a whole text.
 
 Compiled once per set of rules (cached), so a pack's rules cost their compilation once per process.
-A regex that could backtrack catastrophically is refused when compiled, and every search runs over a
-bounded window (see `aifactory.policy.guards.holdback`), so no rule can stall a request.
+A regex that could backtrack catastrophically is refused when compiled, every search runs over a
+bounded window (see `aifactory.policy.guards.holdback`), and, as a last resort, a search that still
+takes longer than `REGEX_TIMEOUT` counts as a match that blocks (fail closed, logged): no rule can
+stall the server.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import logging
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import cel
+import regex
 
 from aifactory.errors import InvalidInputError
 from aifactory.policy.decision import ContentRule
 
-__all__ = ["CEL_VARIABLES", "MAX_PATTERN_CHARS", "Hit", "Predicate", "RuleSet", "compile_rules"]
+__all__ = [
+    "CEL_VARIABLES",
+    "MAX_PATTERN_CHARS",
+    "REGEX_TIMEOUT",
+    "Hit",
+    "Predicate",
+    "RuleSet",
+    "compile_rules",
+]
+
+log = logging.getLogger(__name__)
 
 Direction = Literal["input", "output"]
 
 MAX_PATTERN_CHARS = 2000
 """Longest regex, CEL expression or single word a rule may hold."""
+
+REGEX_TIMEOUT = 0.1
+"""Seconds one regex search may take; a search that takes longer counts as a match that blocks."""
 
 CEL_VARIABLES = ("direction", "jurisdiction", "risk_class", "surface", "text", "use_case")
 """What a CEL rule sees: the text, `"input"` or `"output"`, and the call's governance context (null
@@ -71,7 +88,7 @@ class Predicate:
 class RuleSet:
     """The content rules of one direction, compiled."""
 
-    patterns: tuple[tuple[ContentRule, re.Pattern[str]], ...] = ()
+    patterns: tuple[tuple[ContentRule, regex.Pattern[str]], ...] = ()
     words: re.Pattern[str] | None = None
     word_rules: tuple[ContentRule, ...] = ()
     predicates: tuple[Predicate, ...] = ()
@@ -84,9 +101,7 @@ class RuleSet:
     def hits(self, text: str) -> Iterator[Hit]:
         """Every span a regex or word rule matches in `text` (empty matches ignored)."""
         for rule, pattern in self.patterns:
-            for match in pattern.finditer(text):
-                if match.end() > match.start():
-                    yield Hit(match.start(), match.end(), rule.id, rule.action)
+            yield from _matches(rule, pattern, text)
         if self.words is not None:
             for match in self.words.finditer(text):
                 rule = self.word_rules[int((match.lastgroup or "w0")[1:])]
@@ -102,7 +117,7 @@ def compile_rules(rules: tuple[ContentRule, ...], direction: Direction) -> RuleS
 @functools.lru_cache(maxsize=256)
 def _compile(rules: tuple[ContentRule, ...]) -> RuleSet:
     patterns = tuple((r, _regex(r)) for r in rules if r.kind == "regex")
-    widths = [_sre.parse(p.pattern).getwidth()[1] for _, p in patterns]
+    widths = [_sre.parse(p.pattern).getwidth()[1] for _, p in patterns]  # (min, max) characters
     word_rules = tuple(r for r in rules if r.kind == "words")
     predicates = tuple(Predicate(r, _cel(r)) for r in rules if r.kind == "cel")
     lists = [_words(r) for r in word_rules]
@@ -132,11 +147,26 @@ def _source(rule: ContentRule) -> str:
     return rule.pattern
 
 
-def _regex(rule: ContentRule) -> re.Pattern[str]:
+def _matches(rule: ContentRule, pattern: regex.Pattern[str], text: str) -> list[Hit]:
+    """The rule's matches in `text`; the whole text as one blocking hit if the search times out."""
+    try:
+        spans = [m.span() for m in pattern.finditer(text, timeout=REGEX_TIMEOUT)]
+    except TimeoutError:
+        log.warning(
+            "content rule %s: a regex search took over %ss; treated as a block", rule.id, REGEX_TIMEOUT
+        )
+        return [Hit(0, len(text), rule.id, "block")]
+    return [Hit(start, end, rule.id, rule.action) for start, end in spans if end > start]
+
+
+def _regex(rule: ContentRule) -> regex.Pattern[str]:
+    """The rule's regex: checked with the standard library's parser (Python syntax), run by the
+    `regex` engine in its compatible mode, whose searches can time out."""
     source = _source(rule)
     try:
-        compiled = re.compile(source)
-    except (re.error, RecursionError, OverflowError) as error:
+        re.compile(source)
+        compiled = regex.compile(source, regex.V0)
+    except (re.error, regex.error, RecursionError, OverflowError) as error:
         raise InvalidInputError(f"content rule {rule.id!r}: not a valid regex ({error})") from None
     problem = _backtracking_risk(_sre.parse(source))
     if problem:
