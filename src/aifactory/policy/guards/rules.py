@@ -172,7 +172,7 @@ def _regex(rule: ContentRule) -> regex.Pattern[str]:
     if problem:
         raise InvalidInputError(
             f"content rule {rule.id!r}: the regex could backtrack catastrophically ({problem}); "
-            "bound the inner repetition (e.g. {1,20}) or use a character class",
+            "give the inner repetition a fixed count (e.g. {3}) or use a character class",
             rule=rule.id,
         )
     return compiled
