@@ -3,7 +3,9 @@ traps, offsets in any script, odd and huge input, every mode, keys and the detec
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import stat
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from aifactory.policy.pii import (
     Entity,
     PiiKeyring,
     Redactor,
+    StreamRedactor,
+    StreamRestorer,
     default_detector,
     redact,
     redact_text,
@@ -287,3 +291,45 @@ def test_the_setting_picks_a_registered_detector(tmp_path: Path) -> None:
     assert allowing.analyze(TEXT, entities=["EMAIL_ADDRESS"]) == []
     with pytest.raises(ConfigurationError, match="builtin"):
         Redactor.from_settings(Settings(data_dir=tmp_path, pii_detector="nope"), factories)
+
+
+def test_random_text_in_any_script_gives_consistent_spans() -> None:
+    rng = random.Random(7)
+    alphabet = "0123456789 +-.()/@:#aeXZ\néüßøł€😀张Ж\u0301\u200b\ud800"
+    detector = default_detector()
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 300)))
+        entities = detector.analyze(text, language=rng.choice([None, "de", "en-GB", "xx"]))
+        assert all(e.text == text[e.start : e.end] for e in entities)
+        assert all(a.end <= b.start for a, b in itertools.pairwise(entities))
+
+
+def test_past_the_check_budget_phone_shaped_runs_are_kept_unchecked() -> None:
+    text = "call +1 415-555-2671 now. " * 2000  # more candidates than one text may check
+    entities = default_detector().analyze(text)
+    assert len(entities) == 2000
+    assert {e.text for e in entities} == {"+1 415-555-2671"}
+
+
+STREAM = (
+    "Dear Jane, your new card 4111 1111 1111 1111 is on its way. Questions? Write to help@example.com "
+    "or call +44 20 7946 0958. " * 3
+) + "Your IBAN DE89 3704 0044 0532 0130 00 stays the same; SSN 078-05-1121."
+
+
+@pytest.mark.parametrize("size", [1, 3, 17, 64, 500])
+def test_a_stream_redacted_in_chunks_equals_the_whole(size: int) -> None:
+    whole = redact(STREAM, default_detector().analyze(STREAM), "mask").text
+    stream = StreamRedactor(default_detector(), "mask")
+    pieces = [stream.feed(STREAM[i : i + size]) for i in range(0, len(STREAM), size)]
+    assert "".join(pieces) + stream.flush() == whole
+
+
+@pytest.mark.parametrize("size", [1, 5, 30])
+def test_surrogates_split_across_chunks_are_restored(size: int) -> None:
+    run = PiiKeyring.ephemeral().pseudonymizer("t")
+    redacted = redact_text(default_detector(), STREAM, {"EMAIL_ADDRESS": "pseudonymize"}, run).text
+    answer = f"I will write to {redacted} <not a surrogate> and a < b"
+    restorer = StreamRestorer(run)
+    pieces = [restorer.feed(answer[i : i + size]) for i in range(0, len(answer), size)]
+    assert "".join(pieces) + restorer.flush() == f"I will write to {STREAM} <not a surrogate> and a < b"

@@ -12,6 +12,7 @@ from aifactory.policy.pii.entities import Detector, Entity, check_entity_types, 
 from aifactory.policy.pii.pseudonyms import PiiKeyring, Pseudonymizer
 from aifactory.policy.pii.redaction import Redaction, check_modes, redact, redact_text
 from aifactory.policy.pii.redactor import Redactor
+from aifactory.policy.pii.streaming import StreamRedactor, StreamRestorer
 
 __all__ = [
     "BuiltinDetector",
@@ -21,6 +22,8 @@ __all__ = [
     "Pseudonymizer",
     "Redaction",
     "Redactor",
+    "StreamRedactor",
+    "StreamRestorer",
     "check_entity_types",
     "check_modes",
     "default_detector",

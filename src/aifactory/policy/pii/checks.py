@@ -37,7 +37,7 @@ _REGION_OF_LANGUAGE = {
 }
 _DATE_OR_IP = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}|\d{1,3}(?:\.\d{1,3}){3}")
 _GROUP = re.compile(r"\+?\(?\d+\)?")
-_MAX_TRIES = 12
+_MAX_TRIES = 8
 _NATIONAL_SHAPES = {
     "US": ("23456789", 10, 10),
     "GB": ("0", 10, 11),

@@ -3,6 +3,8 @@ and allow-list on the candidates only, then overlaps resolved."""
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Collection, Iterable, Sequence
 from functools import cache
@@ -22,6 +24,8 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 _FILLER = frozenset(("no", "nr", "n", "number", "num", "nummer", "numero", "numer", "is", "of", "the", "a"))
 _GLUE = "-_."
 _SURE = 0.9
+_COSTLY_BASE, _COSTLY_PER_CHARS = 200, 256
+_NO_DIGITS = str.maketrans("", "", "0123456789")
 
 
 def _tokens(text: str) -> list[str]:
@@ -62,15 +66,46 @@ class BuiltinDetector:
                 suppressed.append((start, end))
             elif self.patterns[index].entity in wanted:
                 candidates.setdefault((index, start), []).append(end)
-        found: list[Entity] = []
-        for (index, start), ends in sorted(candidates.items(), key=lambda c: self.patterns[c[0][0]].costly):
+        blocked = _Spans(suppressed)
+        live = [(i, s, e) for (i, s), e in candidates.items() if not blocked.covers(s, max(e))]
+        found = self._confirm_all(text, [c for c in live if not self.patterns[c[0]].costly], language)
+        sure = _Spans((e.start, e.end) for e in found if e.score >= _SURE)
+        costly = [c for c in live if self.patterns[c[0]].costly and not sure.covers(c[1], max(c[2]))]
+        costly = [c for c in costly if _digits(text, c[1], max(c[2])) >= self.patterns[c[0]].min_digits]
+        budget = _COSTLY_BASE + len(text) // _COSTLY_PER_CHARS
+        found += self._confirm_all(text, costly, language, budget=budget)
+        return resolve_overlaps(e for e in found if not blocked.covers(e.start, e.end))
+
+    def _confirm_all(
+        self,
+        text: str,
+        candidates: list[tuple[int, int, list[int]]],
+        language: str | None,
+        *,
+        budget: int | None = None,
+    ) -> list[Entity]:
+        """The candidates that pass their checks. Past `budget` checks (a text so dense with number
+        runs that checking them all would take seconds), a candidate whose digit count fits a
+        phone number is kept unchecked, at the minimum score: fail closed."""
+        found = []
+        for index, start, ends in candidates:
             pattern = self.patterns[index]
-            if pattern.costly and _inside_sure(start, ends, found):
-                continue
-            entity = self._confirm(text, pattern, start, sorted(ends, reverse=True), language)
-            if entity is not None and not _inside(entity, suppressed):
+            ends = sorted(ends, reverse=True)
+            if budget is not None and budget <= 0:
+                entity = self._unchecked(text, pattern, start, ends[0])
+            else:
+                entity = self._confirm(text, pattern, start, ends, language)
+                budget = None if budget is None else budget - 1
+            if entity is not None:
                 found.append(entity)
-        return resolve_overlaps(found)
+        return found
+
+    def _unchecked(self, text: str, pattern: Pattern, start: int, end: int) -> Entity | None:
+        value = text[start:end]
+        digits = _digits(text, start, end)
+        if not (9 if value[:1] != "+" else 7) <= digits <= 15 or _glued(text, start, end):
+            return None
+        return Entity(pattern.entity, start, end, self.min_score, value)
 
     def _confirm(
         self, text: str, pattern: Pattern, start: int, ends: list[int], language: str | None
@@ -118,14 +153,24 @@ def _glued(text: str, start: int, end: int) -> bool:
     return before or after
 
 
-def _inside_sure(start: int, ends: list[int], found: list[Entity]) -> bool:
-    """Whether a candidate lies within a finding scoring 0.9 or more (it could not win against it)."""
-    end = max(ends)
-    return any(e.score >= _SURE and e.start <= start and end <= e.end for e in found)
+def _digits(text: str, start: int, end: int) -> int:
+    """How many ASCII digits text[start:end] holds."""
+    part = text[start:end]
+    return len(part) - len(part.translate(_NO_DIGITS))
 
 
-def _inside(entity: Entity, spans: list[tuple[int, int]]) -> bool:
-    return any(s <= entity.start and entity.end <= e for s, e in spans)
+class _Spans:
+    """Spans, answering "does one of them cover (start, end)?" in O(log n)."""
+
+    def __init__(self, spans: Iterable[tuple[int, int]]) -> None:
+        ordered = sorted(spans)
+        self._starts = [s for s, _ in ordered]
+        self._reach: list[int] = list(itertools.accumulate((e for _, e in ordered), max))
+
+    def covers(self, start: int, end: int) -> bool:
+        """Whether a span starting at or before `start` reaches `end`."""
+        i = bisect.bisect_right(self._starts, start)
+        return i > 0 and self._reach[i - 1] >= end
 
 
 @cache

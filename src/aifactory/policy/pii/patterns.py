@@ -38,8 +38,10 @@ class Pattern:
     glue_ok: bool = False
     """Whether the match may touch `-`, `_` or `.` joined to more letters or digits (emails, URLs)."""
     costly: bool = False
-    """Whether the check is slow (`phonenumbers`): checked last, and not at all inside a finding
-    that already scores 0.9 or more."""
+    """Whether the check is slow (`phonenumbers`): checked last, not at all inside a finding that
+    already scores 0.9 or more, and at most a budget of times per text (then kept unchecked)."""
+    min_digits: int = 0
+    """Candidates with fewer ASCII digits are dropped before the check."""
 
 
 def _words(text: str) -> frozenset[str]:
@@ -151,6 +153,7 @@ PATTERNS: tuple[Pattern, ...] = (
         context=_PHONE_CTX,
         veto=_ORDER | _VERSION,
         costly=True,
+        min_digits=7,
     ),
     _p(
         "IP_ADDRESS",

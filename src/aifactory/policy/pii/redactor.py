@@ -49,6 +49,11 @@ class Redactor:
                 self._keyring = PiiKeyring.open(self.key_file)
             return self._keyring
 
+    def unsupported(self, entity_types: Collection[str]) -> frozenset[str]:
+        """The types the detector cannot find (check a policy pack's `redact` types when it is
+        published, rather than fail every request that carries them)."""
+        return frozenset(entity_types) - self.detector.supported
+
     def pseudonymizer(self, team: str | None = None, *, run: str | None = None) -> Pseudonymizer:
         """A pseudonymizer for one run of `team` (restore its output with `.restore`)."""
         return self.keyring.pseudonymizer(team, run=run)
