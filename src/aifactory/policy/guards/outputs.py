@@ -12,11 +12,10 @@ from aifactory.policy.decision import Obligations
 from aifactory.policy.guards._pii import pii_policy
 from aifactory.policy.guards.findings import Findings
 from aifactory.policy.guards.holdback import Holdback
-from aifactory.policy.guards.restore import Restorer
 from aifactory.policy.guards.rules import compile_rules
 from aifactory.policy.guards.structured import JsonExpectation
 from aifactory.policy.guards.text import TextGuard
-from aifactory.policy.pii import Detector, Pseudonymizer
+from aifactory.policy.pii import Detector, Pseudonymizer, StreamRestorer
 
 __all__ = ["DEFAULT_HOLDBACK", "OutputGuard"]
 
@@ -113,7 +112,7 @@ class _Choice:
 
     def __init__(self, guard: OutputGuard) -> None:
         self.expect = guard.expect
-        self.restorer = None if guard.restorer is None else Restorer(guard.restorer, guard.holdback)
+        self.restorer = None if guard.restorer is None else StreamRestorer(guard.restorer)
         self.holdback = Holdback(guard.text, guard.findings, guard.holdback) if guard.text else None
         self.findings = guard.findings
         self.json: list[str] = []
@@ -132,7 +131,7 @@ class _Choice:
         if self.finished:
             return ""
         self.finished = True
-        text = "" if self.restorer is None else self.restorer.finish()
+        text = "" if self.restorer is None else self.restorer.flush()
         if self.holdback is not None:
             text = self.holdback.feed(text) + self.holdback.finish()
         text = self._held(text)
