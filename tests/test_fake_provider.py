@@ -151,6 +151,16 @@ def test_stream_is_openai_sse_ending_in_done(http: httpx.Client) -> None:
     assert all("usage" not in chunk for chunk in chunks)
 
 
+def test_chunk_chars_streams_the_text_in_pieces_of_that_many_characters(http: httpx.Client) -> None:
+    for spec, size in (("chunk_chars", 1), ("chunk_chars:3", 3)):
+        events, error = stream(http, spec)
+        assert error is None
+        pieces = [json.loads(e)["choices"][0]["delta"].get("content") for e in events[:-1]]
+        text = [p for p in pieces[1:] if p is not None]
+        assert "".join(text) == "echo: hello there world"
+        assert {len(p) for p in text[:-1]} == {size}
+
+
 def test_stream_usage_comes_last_with_empty_choices(sdk: openai.OpenAI) -> None:
     chunks = list(
         sdk.chat.completions.create(

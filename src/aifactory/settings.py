@@ -168,6 +168,13 @@ class Settings(BaseSettings):
         le=10_000,
         description="Most payloads one purge transaction (and its `data.purged` ledger entry) covers.",
     )
+    guard_holdback_chars: int = Field(
+        default=64,
+        ge=8,
+        le=4096,
+        description="Characters of streamed output held back until the output guard has checked them: "
+        "the longest span a content rule or PII type is guaranteed to be caught in.",
+    )
     log_level: str = Field(default="INFO", description="Log level of the server and CLI.")
     pii_detector: str = Field(
         default="builtin",

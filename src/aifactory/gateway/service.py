@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import Span
 
@@ -18,6 +18,7 @@ from aifactory.catalog import Catalog
 from aifactory.errors import (
     AifactoryError,
     ContextWindowExceededError,
+    GuardrailViolationError,
     InvalidInputError,
     NotFoundError,
     UpstreamError,
@@ -53,6 +54,9 @@ from aifactory.retention.period import RetentionTerm
 from aifactory.retention.vault import PayloadVault
 from aifactory.settings import Settings
 from aifactory.store.db import Database
+
+if TYPE_CHECKING:
+    from aifactory.policy.guards import OutputGuard
 
 __all__ = ["CallContext", "Gateway"]
 
@@ -338,8 +342,11 @@ class Gateway:
             return request
         return request.model_copy(update={"max_tokens": self._output_limit(request)})
 
-    async def chat(self, request: ChatRequest, call: CallContext) -> tuple[ChatResponse, RunRecord]:
-        """A whole completion through the route named by `request.model`."""
+    async def chat(
+        self, request: ChatRequest, call: CallContext, *, guard: OutputGuard | None = None
+    ) -> tuple[ChatResponse, RunRecord]:
+        """A whole completion through the route named by `request.model`, checked by `guard` (the
+        output guard of this call, when policy asks for one)."""
         request, c = await self._open_chat(request, call, stream=False)
         token = current_trace.set(c.trace)
         try:
@@ -350,16 +357,23 @@ class Gateway:
             raise
         finally:
             current_trace.reset(token)
+        if guard is not None:
+            try:
+                response = guard.response(response)
+            except GuardrailViolationError as violation:
+                await self._close(c, response.usage, violation)  # the upstream was paid all the same
+                raise
         self._keep(c.run, chat_payload(request, response_output(response)))
         await self._close(c, response.usage, None)
         return response, c.run
 
     async def chat_stream(
-        self, request: ChatRequest, call: CallContext
+        self, request: ChatRequest, call: CallContext, *, guard: OutputGuard | None = None
     ) -> tuple[RunRecord, AsyncIterator[StreamEvent]]:
-        """A streamed completion: the run (its id is known at once) and the events."""
+        """A streamed completion: the run (its id is known at once) and the events, held back and
+        checked by `guard` (the output guard of this call, when policy asks for one)."""
         request, c = await self._open_chat(request, call, stream=True)
-        return c.run, self._stream(c, request)
+        return c.run, self._stream(c, request, guard)
 
     async def _open_chat(
         self, request: ChatRequest, call: CallContext, *, stream: bool
@@ -381,7 +395,9 @@ class Gateway:
             request = request.model_copy(update={"max_tokens": c.max_output, "max_completion_tokens": None})
         return request, c
 
-    async def _stream(self, c: _Call, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def _stream(
+        self, c: _Call, request: ChatRequest, guard: OutputGuard | None = None
+    ) -> AsyncIterator[StreamEvent]:
         # Not reset at the end: the stream's first event is pulled in the request's context and
         # the rest in the response task's copy of it, where a reset token is not valid.
         current_trace.set(c.trace)
@@ -390,6 +406,8 @@ class Gateway:
         error: Exception | None = None
         transcript = Transcript()
         events = c.model.stream(request)
+        if guard is not None:
+            events = guard.stream(events)
         try:
             first = await _within(anext(events), c.route.timeout_seconds, request.model)
             c.trace.first_token_at = c.trace.first_token_at or time.perf_counter()
@@ -406,7 +424,7 @@ class Gateway:
                 yield event
         except StopAsyncIteration:
             pass
-        except UpstreamError as failure:
+        except (UpstreamError, GuardrailViolationError) as failure:
             error = failure
             if not usage.total_tokens and sent:
                 # Cut off before the upstream reported usage: count what was sent (one token a

@@ -21,6 +21,7 @@ and the steps of a server-side plan.
 | `malformed_sse` | chunks (`1`) | stream: a `data:` event that is not JSON after that many events |
 | `error_event_after_first_chunk` | - | stream: first content chunk, `data: {"error": ...}`, no `[DONE]` |
 | `tool_call` | tool name (the first tool) | the reply calls that tool (the request must offer `tools`) |
+| `chunk_chars` | characters (`1`) | stream (OpenAI wire): text in pieces of so many characters, not words |
 | `ok` | - | nothing: a normal answer |
 
 Stream events are counted from the first `data:` event; in a text answer it carries only the assistant's
@@ -121,6 +122,7 @@ class Faults:
     malformed_after: int | None = None
     error_event: bool = False
     tool_call: str | None = None
+    chunk_chars: int | None = None
 
     @property
     def has_stream_faults(self) -> bool:
@@ -185,6 +187,7 @@ _ITEMS: dict[str, Callable[[str], dict[str, Any]]] = {
     "cut_after": lambda value: {"cut_after": _count(value)},
     "malformed_sse": lambda value: {"malformed_after": _count(value)},
     "tool_call": lambda value: {"tool_call": value},
+    "chunk_chars": lambda value: {"chunk_chars": max(1, _count(value))},
 }
 
 

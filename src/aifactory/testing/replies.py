@@ -50,6 +50,8 @@ class Answer:
     finish_reason: str
     prompt_tokens: int
     completion_tokens: int
+    chunk_chars: int | None = None
+    """Stream the text in pieces of this many characters (the `chunk_chars` fault) instead of words."""
 
     def usage(self) -> dict[str, int]:
         """OpenAI's `usage` object."""
@@ -186,7 +188,9 @@ def completion(body: dict[str, Any], result: Answer, *, ident: str, created: int
 def _deltas(result: Answer) -> list[dict[str, Any]]:
     """The `delta` of every chunk before the final one, as OpenAI splits them."""
     if not result.tool_calls:
-        pieces = split_tokens(result.content or "")
+        text = result.content or ""
+        size = result.chunk_chars
+        pieces = [text[i : i + size] for i in range(0, len(text), size)] if size else split_tokens(text)
         return [{"role": "assistant", "content": "", "refusal": None}] + [{"content": p} for p in pieces]
     deltas: list[dict[str, Any]] = []
     for index, call in enumerate(result.tool_calls):

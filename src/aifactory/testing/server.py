@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import json
 import logging
@@ -284,6 +285,8 @@ class FakeServer:
         result = answer(body, reply=reply, tool_call=faults.tool_call, number=number)
         if result.prompt_tokens > self.settings.context_window:
             return exchange.fail(wire.too_long(result.prompt_tokens, self.settings.context_window))
+        if faults.chunk_chars is not None:
+            result = dataclasses.replace(result, chunk_chars=faults.chunk_chars)
         if exchange.body.get("stream") is not True:
             payload = wire.whole(body, result, number)
             return exchange.send(payload, {wire.request_id_header: f"req_{number}"})

@@ -19,7 +19,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from aifactory.errors import AifactoryError, InvalidInputError, StoppedError, UpstreamError
+from aifactory.errors import (
+    AifactoryError,
+    GuardrailViolationError,
+    InvalidInputError,
+    StoppedError,
+    UpstreamError,
+)
 from aifactory.gateway.runs import RunRecord
 from aifactory.gateway.service import CallContext, Gateway
 from aifactory.gateway.types import ChatRequest, ChatResponse, Delta, EmbeddingRequest, StreamEnd, StreamEvent
@@ -233,8 +239,9 @@ async def _sse(
                 yield frame(base | {"choices": event.choices})
             elif isinstance(event, StreamEnd) and include_usage:
                 yield frame(base | {"choices": [], "usage": event.usage.as_openai()})
-    except UpstreamError as error:
-        # Content was already sent: end with a typed error event, never a silent truncation.
+    except (UpstreamError, GuardrailViolationError) as error:
+        # Content was already sent: end with a typed error event, never a silent truncation (a
+        # guardrail's block arrives here before any of the text that broke it was sent).
         yield frame(openai_error_body(error, run_id=run_id))
         return
     yield b"data: [DONE]\n\n"
