@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from aifactory.bootstrap import initialize
+from aifactory.client import Client
 from aifactory.settings import Settings
 from conftest import LiveServer, serving
 
@@ -91,3 +92,20 @@ def module_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterat
     assert admin is not None
     with serving(settings, admin) as live:
         yield live
+
+
+def ledger_event(live: LiveServer, subject: str, kind: str) -> dict[str, Any]:
+    """The newest sequenced ledger event of type `kind` about `subject` (waiting for the sequencer)."""
+    with Client(live.url, live.admin_key) as client:
+        for _ in range(200):
+            size = client.ledger.checkpoint().splitlines()[1]
+            entries = []
+            for start in range(0, int(size), 1000):
+                entries += client.ledger.entries(start, start + 1000)
+            found = [
+                e.event for e in entries if (e.event.get("subject"), e.event.get("type")) == (subject, kind)
+            ]
+            if found:
+                return found[-1]
+            time.sleep(0.05)
+    raise AssertionError(f"no ledger entry about {subject}")

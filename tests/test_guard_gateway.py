@@ -1,137 +1,143 @@
-"""The output guard end to end: a deployment and route published through the catalog, the gateway
-calling the fault-injecting fake over HTTP as it streams one character a chunk, the server's SSE
-framing; a blocked word split across chunks never reaches the wire, and the block is recorded."""
+"""The guards end to end, as a pack asks for them: a policy pack with content rules and output PII
+activated through the catalog (a second person approves), the server calling the fault-injecting
+fake over HTTP as it streams one character a chunk. A blocked word split across chunks never reaches
+the wire, PII never does either, and what the guards found is in the run's ledger entry."""
 
 from __future__ import annotations
 
-import asyncio
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
-from aifactory.errors import GuardrailViolationError
-from aifactory.gateway.service import CallContext, Gateway
-from aifactory.gateway.types import ChatRequest
-from aifactory.identity.permissions import Subject
-from aifactory.policy.decision import ContentRule, Obligations
-from aifactory.policy.guards import OutputGuard
-from aifactory.policy.pii import default_detector
-from aifactory.runtime import Runtime
-from aifactory.server.routes.openai_compat import _sse
-from aifactory.settings import Settings
 from aifactory.testing import FakeProvider
-from conftest import serving
-from gateway_helpers import deployment, publish, wait_for_route
+from conftest import LiveServer
+from gateway_helpers import app_key, deployment, ledger_event, publish, wait_for_route
 
-RULES = (
-    ContentRule("curse", "words", ("darn",), "redact"),
-    ContentRule("stop", "words", ("forbidden",), "block"),
-)
-CALLER = CallContext(subject=Subject(id="app-1", kind="app", roles=("app",), team=None))
+PACK = {
+    "name": "house-guards",
+    "title": "House content rules and PII in outputs",
+    "sources": [{"title": "house rules"}],
+    "rules": [
+        {
+            "id": "guard-output",
+            "description": "no swearing, no forbidden lore, no contact details in answers",
+            "source": "house rules 1",
+            "output_pii": ["EMAIL_ADDRESS", "PHONE_NUMBER"],
+            "content_rules": [
+                {"id": "curse", "kind": "words", "pattern": ["darn"], "action": "redact"},
+                {"id": "stop", "kind": "words", "pattern": ["forbidden"], "action": "block"},
+            ],
+        }
+    ],
+}
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeProvider]:
-    with FakeProvider() as provider:
-        yield provider
+def served(live_server: LiveServer) -> Iterator[tuple[LiveServer, FakeProvider, httpx.Client]]:
+    """A live server serving route `guarded` on the fake, the pack active, and an app's client."""
+    with FakeProvider() as fake:
+        publish(live_server, "deployment", "fake-a", deployment(fake.url))
+        publish(live_server, "route", "guarded", {"candidates": [{"deployment": "fake-a"}]})
+        publish(live_server, "policy-pack", "house-guards", PACK)
+        key = app_key(live_server)
+        wait_for_route(live_server, key, "guarded")
+        client = live_server.client(key)
+        _until_guarded(live_server, fake, client)
+        yield live_server, fake, client
 
 
-@pytest.fixture
-def gateway(settings: Settings, admin_key: str, fake: FakeProvider) -> Iterator[Runtime]:
-    """A runtime whose gateway serves route `guarded` (published through a live server first)."""
-    with serving(settings, admin_key) as live:
-        publish(live, "deployment", "fake-a", deployment(fake.url))
-        publish(live, "route", "guarded", {"candidates": [{"deployment": "fake-a"}]})
-        wait_for_route(live, live.admin_key, "guarded")
-    runtime = Runtime.open(settings)
-    runtime.start()
-    try:
-        yield runtime
-    finally:
-        runtime.close()
+def _until_guarded(live: LiveServer, fake: FakeProvider, client: httpx.Client) -> None:
+    """Wait until the pack is active on the server (its policy follows the catalog)."""
+    for _ in range(200):
+        fake.plan("fake-chat", then="ok", reply="darn")
+        answer = client.post("/v1/chat/completions", json=_body(False)).json()
+        if answer["choices"][0]["message"]["content"] == "[REDACTED:curse]":
+            return
+        time.sleep(0.05)
+    pytest.fail("the pack never became active")
 
 
-def request(stream: bool) -> ChatRequest:
-    return ChatRequest.model_validate(
-        {"model": "guarded", "stream": stream, "messages": [{"role": "user", "content": "go"}]}
-    )
+def _body(stream: bool) -> dict[str, Any]:
+    return {"model": "guarded", "stream": stream, "messages": [{"role": "user", "content": "go"}]}
 
 
-async def sse_frames(gw: Gateway, guard: OutputGuard) -> tuple[list[dict[str, Any]], Any]:
-    """The SSE frames the server would send for a guarded stream, decoded, and the run."""
-    run, events = await gw.chat_stream(request(True), CALLER, guard=guard)
-    first = await anext(events)
-    frames = []
-    async for chunk in _sse(run.id, "guarded", first, events, False):
-        body = chunk.decode().removeprefix("data: ").strip()
-        frames.append({"done": True} if body == "[DONE]" else json.loads(body))
-    await gw.aclose()
-    return frames, run
+def _frames(client: httpx.Client) -> tuple[list[dict[str, Any]], str]:
+    """The SSE frames of a streamed call, decoded, and its run id."""
+    frames: list[dict[str, Any]] = []
+    with client.stream("POST", "/v1/chat/completions", json=_body(True)) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                data = line.removeprefix("data: ")
+                frames.append({"done": True} if data == "[DONE]" else json.loads(data))
+        return frames, response.headers["x-aifactory-run-id"]
 
 
-def text_of(frames: list[dict[str, Any]]) -> str:
+def _text(frames: list[dict[str, Any]]) -> str:
     return "".join(
         c["delta"].get("content") or "" for f in frames for c in f.get("choices", []) if "delta" in c
     )
 
 
-def test_a_word_streamed_a_character_a_chunk_is_redacted(gateway: Runtime, fake: FakeProvider) -> None:
+def _ledger_data(live: LiveServer, run_id: str, kind: str = "run.ok") -> dict[str, Any]:
+    return dict(ledger_event(live, f"run:{run_id}", kind)["data"])
+
+
+def test_a_word_streamed_a_character_a_chunk_is_redacted(
+    served: tuple[LiveServer, FakeProvider, httpx.Client],
+) -> None:
+    live, fake, client = served
     fake.plan("fake-chat", then="chunk_chars:1", reply="well darn, that went well")
-    guard = OutputGuard(Obligations(content_rules=RULES), None, holdback=16)
-    frames, run = asyncio.run(sse_frames(gateway.gateway, guard))
-    assert text_of(frames) == "well [REDACTED:curse], that went well"
+    frames, run_id = _frames(client)
+    assert _text(frames) == "well [REDACTED:curse], that went well"
     assert fake.calls[-1].fault == "chunk_chars:1"
     assert frames[-1] == {"done": True}
-    assert run.status != "error"
-    assert guard.findings.rules == {"curse": 1}
+    data = _ledger_data(live, run_id)
+    assert data["guards"]["output"]["rules"] == {"curse": 1}
+    assert data["decision_outcome"] == "restrict"
 
 
 def test_pii_streamed_a_character_a_chunk_never_reaches_the_wire(
-    gateway: Runtime, fake: FakeProvider
+    served: tuple[LiveServer, FakeProvider, httpx.Client],
 ) -> None:
+    live, fake, client = served
     fake.plan("fake-chat", then="chunk_chars:1", reply="write to alice.smith@example.com or +44 20 7946 0958")
-    obligations = Obligations(output_pii=frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER"}))
-    guard = OutputGuard(obligations, default_detector())
-    frames, _ = asyncio.run(sse_frames(gateway.gateway, guard))
-    assert text_of(frames) == "write to <EMAIL_ADDRESS> or <PHONE_NUMBER>"
+    frames, run_id = _frames(client)
+    assert _text(frames) == "write to <EMAIL_ADDRESS> or <PHONE_NUMBER>"
     wire = json.dumps(frames)
     assert "alice" not in wire
     assert "7946" not in wire
-    assert guard.findings.pii == {"EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1}
+    assert _ledger_data(live, run_id)["guards"]["output"]["pii"] == {"EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1}
 
 
 def test_a_blocked_word_split_across_chunks_ends_the_stream_with_a_typed_error(
-    gateway: Runtime, fake: FakeProvider
+    served: tuple[LiveServer, FakeProvider, httpx.Client],
 ) -> None:
-    fake.plan("fake-chat", then="chunk_chars:1", reply="a long and harmless preamble, then forbidden lore")
-    guard = OutputGuard(Obligations(content_rules=RULES), None, holdback=16)
-    frames, run = asyncio.run(sse_frames(gateway.gateway, guard))
-    sent = text_of(frames)
-    assert sent.startswith("a long and harmless")
+    live, fake, client = served
+    preamble = "a long and harmless preamble, longer than the hold-back window of 64 characters, "
+    fake.plan("fake-chat", then="chunk_chars:1", reply=preamble + "then forbidden lore")
+    frames, run_id = _frames(client)
+    assert _text(frames).startswith("a long and harmless")
     assert "forbidden" not in json.dumps(frames[:-1])
     error = frames[-1]["error"]
     assert error["code"] == "guardrail_violation"
-    assert error["run_id"] == run.id
+    assert error["run_id"] == run_id
     assert "'stop'" in error["message"]
-    assert run.status == "error"
-    assert run.error_type == "GuardrailViolationError"
+    run = live.client().get(f"/v1/runs/{run_id}").json()
+    assert (run["status"], run["error_type"]) == ("error", "GuardrailViolationError")
 
 
-def test_whole_responses_are_guarded_too(gateway: Runtime, fake: FakeProvider) -> None:
+def test_whole_responses_are_guarded_too(served: tuple[LiveServer, FakeProvider, httpx.Client]) -> None:
+    _live, fake, client = served
     fake.plan("fake-chat", then="ok", reply="darn it")
-
-    async def flow() -> None:
-        guard = OutputGuard(Obligations(content_rules=RULES), None)
-        response, run = await gateway.gateway.chat(request(False), CALLER, guard=guard)
-        assert response.text == "[REDACTED:curse] it"
-        fake.plan("fake-chat", then="ok", reply="it is forbidden")
-        with pytest.raises(GuardrailViolationError) as raised:
-            await gateway.gateway.chat(
-                request(False), CALLER, guard=OutputGuard(Obligations(content_rules=RULES), None)
-            )
-        assert raised.value.extra["run_id"] != run.id
-        await gateway.gateway.aclose()
-
-    asyncio.run(flow())
+    answer = client.post("/v1/chat/completions", json=_body(False))
+    assert answer.json()["choices"][0]["message"]["content"] == "[REDACTED:curse] it"
+    fake.plan("fake-chat", then="ok", reply="it is forbidden")
+    blocked = client.post("/v1/chat/completions", json=_body(False))
+    assert blocked.status_code == 400  # 422 in problem+json; OpenAI routes say 400
+    assert blocked.json()["error"]["code"] == "guardrail_violation"
+    assert "forbidden" not in blocked.text

@@ -25,7 +25,7 @@ from aifactory.runtime import Runtime
 from aifactory.settings import Settings
 from aifactory.testing import FakeProvider
 from conftest import LiveServer
-from gateway_helpers import app_key, deployment, publish, wait_for_route, wait_for_run
+from gateway_helpers import app_key, deployment, ledger_event, publish, wait_for_route, wait_for_run
 
 runner = CliRunner()
 
@@ -54,23 +54,6 @@ def person(live: LiveServer, name: str, role: str) -> httpx.Client:
     admin = live.client()
     admin.post("/v1/principals", json={"name": name, "kind": "person", "roles": [role]}).raise_for_status()
     return live.client(admin.post("/v1/keys", json={"name": name, "principal": name}).json()["key"])
-
-
-def ledger_event(live: LiveServer, subject: str, kind: str) -> dict[str, Any]:
-    """The newest sequenced ledger event of type `kind` about `subject` (waiting for the sequencer)."""
-    with Client(live.url, live.admin_key) as client:
-        for _ in range(200):
-            size = client.ledger.checkpoint().splitlines()[1]
-            entries = []
-            for start in range(0, int(size), 1000):
-                entries += client.ledger.entries(start, start + 1000)
-            found = [
-                e.event for e in entries if (e.event.get("subject"), e.event.get("type")) == (subject, kind)
-            ]
-            if found:
-                return found[-1]
-            time.sleep(0.05)
-    raise AssertionError(f"no ledger entry about {subject}")
 
 
 def test_payloads_are_captured_and_read_by_permitted_roles(served: tuple[LiveServer, httpx.Client]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from aifactory.catalog import Catalog
+from aifactory.gateway.enforcement import Enforcement
 from aifactory.gateway.service import Gateway
 from aifactory.gateway.spending import Spending
 from aifactory.gateway.telemetry import GatewayTelemetry
@@ -106,36 +107,8 @@ class Runtime:
         self.metrics = CollectorRegistry()
         self.policy = Policy(self.catalog, label=settings.policy_label, tracks=settings.policy_date_tracks)
         self.policy.refresh()
-        self.gateway = Gateway(
-            settings,
-            db,
-            self.catalog,
-            dict(collect(self.plugins, "aifactory_register_providers")),
-            GatewayTelemetry(self.metrics),
-            Spending(settings, db, ledger, limits=self.directory, registry=self.metrics),
-            self.policy,
-        )
-        self.gateway.refresh()
-        self.purger = Purger(
-            self.gateway.payloads,
-            interval=settings.retention_purge_interval,
-            batch=settings.retention_purge_batch,
-        )
-        detectors = dict(collect(self.plugins, "aifactory_register_pii_detectors"))
-        self.pii = Redactor.from_settings(settings, detectors)
-        self.watcher = ChangeWatcher(db, settings.change_poll_interval)
-        self.tools = ToolCatalog(self.catalog, settings.gateway_label)
-        self.watcher.on("catalog", self.tools.refresh)  # first: a served route finds its tools served
-        self.watcher.on("catalog", self.gateway.refresh)
-        self.watcher.on("catalog", self.policy.refresh)
-        self.watcher.on("budgets", self.gateway.spending.budgets.reload)
-        self.watcher.on(IDENTITY_TOPIC, self.directory.reload)
-        self.watcher.on(IDENTITY_TOPIC, self.authorizer.invalidate)
         self.kill_switches = KillSwitches(db, ledger)
-        self.watcher.on(SWITCHES_TOPIC, self.kill_switches.reload)
-        self.listener = Listener(db) if db.is_postgres else None
-        if self.listener is not None:  # PostgreSQL: a flip reaches this replica in milliseconds
-            self.listener.on(SWITCHES_TOPIC, self.kill_switches.reload)
+        self.tools = ToolCatalog(self.catalog, settings.gateway_label)
         self.tool_guard = ToolGuard(
             ToolPolicies.load(
                 settings.tool_policy_dir,
@@ -145,6 +118,42 @@ class Runtime:
             ledger,
             self.kill_switches,
         )
+        detectors = dict(collect(self.plugins, "aifactory_register_pii_detectors"))
+        self.pii = Redactor.from_settings(settings, detectors)
+        self.gateway = Gateway(
+            settings,
+            db,
+            self.catalog,
+            dict(collect(self.plugins, "aifactory_register_providers")),
+            GatewayTelemetry(self.metrics),
+            Spending(settings, db, ledger, limits=self.directory, registry=self.metrics),
+            Enforcement(
+                self.policy,
+                self.kill_switches,
+                self.tools,
+                self.tool_guard,
+                self.pii,
+                holdback=settings.guard_holdback_chars,
+                restore_roles=frozenset(settings.pii_restore_roles),
+            ),
+        )
+        self.gateway.refresh()
+        self.purger = Purger(
+            self.gateway.payloads,
+            interval=settings.retention_purge_interval,
+            batch=settings.retention_purge_batch,
+        )
+        self.watcher = ChangeWatcher(db, settings.change_poll_interval)
+        self.watcher.on("catalog", self.tools.refresh)  # first: a served route finds its tools served
+        self.watcher.on("catalog", self.gateway.refresh)
+        self.watcher.on("catalog", self.policy.refresh)
+        self.watcher.on("budgets", self.gateway.spending.budgets.reload)
+        self.watcher.on(IDENTITY_TOPIC, self.directory.reload)
+        self.watcher.on(IDENTITY_TOPIC, self.authorizer.invalidate)
+        self.watcher.on(SWITCHES_TOPIC, self.kill_switches.reload)
+        self.listener = Listener(db) if db.is_postgres else None
+        if self.listener is not None:  # PostgreSQL: a flip reaches this replica in milliseconds
+            self.listener.on(SWITCHES_TOPIC, self.kill_switches.reload)
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Runtime:

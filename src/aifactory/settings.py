@@ -176,6 +176,12 @@ class Settings(BaseSettings):
         "the longest span a content rule or PII type is guaranteed to be caught in.",
     )
     log_level: str = Field(default="INFO", description="Log level of the server and CLI.")
+    pii_restore_roles: tuple[str, ...] = Field(
+        default=("admin", "platform", "app", "author"),
+        description="Roles whose callers get the originals back in a model's output where a policy "
+        "pseudonymized PII in their prompt (the caller sent those values; the provider saw only "
+        "surrogates). Others see the surrogates. JSON list in the environment.",
+    )
     pii_detector: str = Field(
         default="builtin",
         description="The PII detector to use, by its registered name: `builtin`, or `presidio` when "

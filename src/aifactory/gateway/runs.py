@@ -67,6 +67,9 @@ class RunRecord:
     """The decision's ledger fields (id, outcome, digest, packs): in the ledger entry, not the row."""
     obligations: Obligations | None = None
     """The decision's obligations, for the response (disclosures, review): in neither."""
+    guard_findings: dict[str, Any] | None = None
+    """What the input and output guards found (counts per entity type and rule, never values): in
+    the ledger entry, not the row."""
     payload: dict[str, Any] | None = None
     """What was sent upstream and what came back: stored encrypted apart (`aifactory.retention`),
     never in the row or the ledger event, which gets only its salted commitment."""
@@ -93,10 +96,12 @@ class RunRecord:
             data[name] = None if data[name] is None else str(data[name])
         data["attempts"] = [{**a, "latency_ms": str(a["latency_ms"])} for a in self.attempts]
         data.update(self.decision or {})
+        if self.guard_findings is not None:
+            data["guards"] = self.guard_findings
         return Event(f"run.{self.status}", f"run:{self.id}", self.principal_id, data, self.created_at)
 
 
-_NOT_IN_ROW = frozenset({"decision", "obligations", "payload", "retention"})
+_NOT_IN_ROW = frozenset({"decision", "obligations", "guard_findings", "payload", "retention"})
 _FIELDS = tuple(f.name for f in fields(RunRecord) if f.name not in _NOT_IN_ROW)
 
 

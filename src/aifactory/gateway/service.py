@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opentelemetry.trace import Span
 
@@ -21,11 +21,12 @@ from aifactory.errors import (
     GuardrailViolationError,
     InvalidInputError,
     NotFoundError,
+    StoppedError,
     UpstreamError,
     UpstreamTimeoutError,
 )
 from aifactory.gateway.builtin import ProviderContext
-from aifactory.gateway.governance import Decider, Governed, govern
+from aifactory.gateway.enforcement import CallPolicy, Enforcement
 from aifactory.gateway.payloads import Transcript, chat_payload, embedding_payload, response_output
 from aifactory.gateway.provider import Model
 from aifactory.gateway.providers._upstream import Transport
@@ -54,9 +55,6 @@ from aifactory.retention.period import RetentionTerm
 from aifactory.retention.vault import PayloadVault
 from aifactory.settings import Settings
 from aifactory.store.db import Database
-
-if TYPE_CHECKING:
-    from aifactory.policy.guards import OutputGuard
 
 __all__ = ["CallContext", "Gateway"]
 
@@ -98,6 +96,14 @@ Factory = Callable[[str, DeploymentSpec, ProviderContext], Model]
 
 
 @dataclass
+class _Canned:
+    """A call a kill switch answers with its canned text (recorded, no model called)."""
+
+    run: RunRecord
+    policy: CallPolicy
+
+
+@dataclass
 class _Call:
     """One admitted call in flight."""
 
@@ -107,8 +113,7 @@ class _Call:
     admission: Admission
     trace: CallTrace
     span: Span
-    governed: Governed
-    max_output: int
+    policy: CallPolicy
 
 
 class Gateway:
@@ -122,7 +127,7 @@ class Gateway:
         factories: dict[str, Factory],
         telemetry: GatewayTelemetry,
         spending: Spending,
-        policy: Decider,
+        enforcement: Enforcement,
     ) -> None:
         self.settings = settings
         self.telemetry = telemetry
@@ -136,8 +141,8 @@ class Gateway:
         self.http = Transport()
         self.context = ProviderContext(self.http, settings)
         self.snapshot = Snapshot()
-        self.policy = policy
-        """Every call is decided before it is planned."""
+        self.enforcement = enforcement
+        """Every call is decided, restricted and guarded by the policy layer."""
         self._models: dict[tuple[str, str, str], Model] = {}
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -261,56 +266,52 @@ class Gateway:
         if self.settings.store_payloads:
             run.payload = payload
 
+    def _policy(self, call: CallContext, run: RunRecord, request: Any) -> CallPolicy:
+        """Decide the call and apply the switches in force; the run carries the decision (a deny
+        too) into the ledger, and takes its retention."""
+        decision = self.enforcement.decide(call.request_context(datetime.now(UTC)))
+        run.decision = decision.ledger_fields()
+        run.decision_id, run.decision_outcome = decision.id, decision.outcome
+        run.obligations = o = decision.obligations
+        run.retention = RetentionTerm.of(
+            self.settings.retention_default_days, o.retention_min_days, o.retention_max_days
+        )
+        return self.enforcement.call(decision, call.constraints, call.subject, run.id, request)
+
     async def _open(
         self,
-        alias: str,
-        operation: str,
+        run: RunRecord,
+        policy: CallPolicy,
         call: CallContext,
         *,
-        stream: bool,
         prompt_tokens: int,
         max_output: int,
         prompt_floor: int = 0,
     ) -> _Call:
-        """Plan the call and admit it (prices, budgets, rate limits); a refusal is recorded."""
-        run = self._run(alias, operation, call, stream)
-        try:
-            governed = self._govern(call, run)
-            if governed.max_tokens is not None:
-                max_output = min(max_output, governed.max_tokens)
-            route, names = self._candidates(alias, operation, governed.constraints, prompt_floor)
-            model = Fallback([self._deployment_model(name, route) for name in names])
-            admission = await self.spending.admit(
-                route,
-                [(n, self.snapshot.deployments[n]) for n in names],
-                prompt_tokens=prompt_tokens,
-                max_output_tokens=max_output,
-                key_id=call.key_id,
-                team_id=call.subject.team,
-                use_case=call.use_case,
-                cost_ceiling=governed.max_cost,
-            )
-        except AifactoryError as error:
-            self._refused(run, error)
-            raise
-        span = self.telemetry.start(operation, alias)
-        return _Call(run, route, model, admission, CallTrace(), span, governed, max_output)
-
-    def _govern(self, call: CallContext, run: RunRecord) -> Governed:
-        """Decide the call; the run carries the decision (a deny too) into the ledger."""
-        decision = self.policy.decide(call.request_context(datetime.now(UTC)))
-        run.decision = decision.ledger_fields()
-        run.decision_id, run.decision_outcome = decision.id, decision.outcome
-        o = decision.obligations
-        run.retention = RetentionTerm.of(
-            self.settings.retention_default_days, o.retention_min_days, o.retention_max_days
+        """Plan the call under its policy and admit it (prices, budgets, rate limits)."""
+        alias, operation = run.route, run.operation
+        route, names = self._candidates(alias, operation, policy.governed.constraints, prompt_floor)
+        deployments = self.snapshot.deployments
+        model = Fallback(
+            [policy.deployment(self._deployment_model(n, route), deployments[n].provider) for n in names]
         )
-        run.obligations = decision.obligations
-        return govern(decision, call.constraints)
+        admission = await self.spending.admit(
+            route,
+            [(n, deployments[n]) for n in names],
+            prompt_tokens=prompt_tokens,
+            max_output_tokens=max_output,
+            key_id=call.key_id,
+            team_id=call.subject.team,
+            use_case=call.use_case,
+            cost_ceiling=policy.governed.max_cost,
+        )
+        span = self.telemetry.start(operation, alias)
+        return _Call(run, route, model, admission, CallTrace(), span, policy)
 
     async def _close(self, c: _Call, usage: Usage, error: Exception | None) -> None:
         """Record what the call did and cost; settle its reservation."""
         run, trace = c.run, c.trace
+        run.guard_findings = c.policy.findings()
         run.attempts = [a.as_json() for a in trace.attempts]
         run.deployment = trace.deployment or (trace.attempts[-1].deployment if trace.attempts else None)
         run.upstream_model = trace.upstream_model
@@ -342,12 +343,12 @@ class Gateway:
             return request
         return request.model_copy(update={"max_tokens": self._output_limit(request)})
 
-    async def chat(
-        self, request: ChatRequest, call: CallContext, *, guard: OutputGuard | None = None
-    ) -> tuple[ChatResponse, RunRecord]:
-        """A whole completion through the route named by `request.model`, checked by `guard` (the
-        output guard of this call, when policy asks for one)."""
-        request, c = await self._open_chat(request, call, stream=False)
+    async def chat(self, request: ChatRequest, call: CallContext) -> tuple[ChatResponse, RunRecord]:
+        """A whole completion through the route named by `request.model`, under its policy."""
+        opened = await self._open_chat(request, call, stream=False)
+        if isinstance(opened, _Canned):
+            return opened.policy.canned_response(), opened.run
+        request, c = opened
         token = current_trace.set(c.trace)
         try:
             response = await _within(c.model.complete(request), c.route.timeout_seconds, request.model)
@@ -357,47 +358,57 @@ class Gateway:
             raise
         finally:
             current_trace.reset(token)
-        if guard is not None:
-            try:
-                response = guard.response(response)
-            except GuardrailViolationError as violation:
-                await self._close(c, response.usage, violation)  # the upstream was paid all the same
-                raise
+        try:
+            response = await c.policy.response(response)
+        except GuardrailViolationError as violation:
+            await self._close(c, response.usage, violation)  # the upstream was paid all the same
+            raise
         self._keep(c.run, chat_payload(request, response_output(response)))
         await self._close(c, response.usage, None)
         return response, c.run
 
     async def chat_stream(
-        self, request: ChatRequest, call: CallContext, *, guard: OutputGuard | None = None
+        self, request: ChatRequest, call: CallContext
     ) -> tuple[RunRecord, AsyncIterator[StreamEvent]]:
-        """A streamed completion: the run (its id is known at once) and the events, held back and
-        checked by `guard` (the output guard of this call, when policy asks for one)."""
-        request, c = await self._open_chat(request, call, stream=True)
-        return c.run, self._stream(c, request, guard)
+        """A streamed completion under its policy: the run (its id is known at once) and the events,
+        held back by the output guard, tool calls decided when complete."""
+        opened = await self._open_chat(request, call, stream=True)
+        if isinstance(opened, _Canned):
+            return opened.run, opened.policy.canned_stream()
+        request, c = opened
+        return c.run, self._stream(c, request)
 
     async def _open_chat(
         self, request: ChatRequest, call: CallContext, *, stream: bool
-    ) -> tuple[ChatRequest, _Call]:
-        """The request as it will be sent (with its output limit), admitted."""
-        request = self._bounded(request)
-        chars, parts = _prompt_size(request)
-        c = await self._open(
-            request.model,
-            "chat",
-            call,
-            stream=stream,
-            prompt_tokens=_prompt_bound(request, chars, parts),
-            max_output=self._output_limit(request),
-            prompt_floor=chars // _MOST_CHARS_PER_TOKEN,
-        )
-        if c.max_output < request.output_limit(c.max_output + 1):
-            # The policy caps the output below what was asked: send the cap upstream.
-            request = request.model_copy(update={"max_tokens": c.max_output, "max_completion_tokens": None})
+    ) -> tuple[ChatRequest, _Call] | _Canned:
+        """The request as it will be sent (restricted, guarded, with its output limit), admitted; or
+        a kill switch's canned reply. A refusal is recorded."""
+        run = self._run(request.model, "chat", call, stream)
+        try:
+            policy = self._policy(call, run, request)
+            if policy.canned:
+                stopped = StoppedError(f"{policy.restriction.describe()}: answered with its canned text")
+                self._refused(run, stopped)  # no model was called
+                return _Canned(run, policy)
+            request = policy.chat_request(self._bounded(request))
+            cap = policy.governed.max_tokens
+            if cap is not None and request.output_limit(cap) > cap:
+                request = request.model_copy(update={"max_tokens": cap, "max_completion_tokens": None})
+            chars, parts = _prompt_size(request)
+            c = await self._open(
+                run,
+                policy,
+                call,
+                prompt_tokens=_prompt_bound(request, chars, parts),
+                max_output=self._output_limit(request),
+                prompt_floor=chars // _MOST_CHARS_PER_TOKEN,
+            )
+        except AifactoryError as error:
+            self._refused(run, error)
+            raise
         return request, c
 
-    async def _stream(
-        self, c: _Call, request: ChatRequest, guard: OutputGuard | None = None
-    ) -> AsyncIterator[StreamEvent]:
+    async def _stream(self, c: _Call, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         # Not reset at the end: the stream's first event is pulled in the request's context and
         # the rest in the response task's copy of it, where a reset token is not valid.
         current_trace.set(c.trace)
@@ -405,9 +416,7 @@ class Gateway:
         sent = 0
         error: Exception | None = None
         transcript = Transcript()
-        events = c.model.stream(request)
-        if guard is not None:
-            events = guard.stream(events)
+        events = c.policy.stream(c.model.stream(request))  # held back and checked, tool calls decided
         try:
             first = await _within(anext(events), c.route.timeout_seconds, request.model)
             c.trace.first_token_at = c.trace.first_token_at or time.perf_counter()
@@ -442,10 +451,17 @@ class Gateway:
         self, request: EmbeddingRequest, call: CallContext
     ) -> tuple[EmbeddingResponse, RunRecord]:
         """Embeddings through the route named by `request.model`."""
-        prompt = sum(len(t) for t in request.texts) // 2 + 1
-        c = await self._open(
-            request.model, "embeddings", call, stream=False, prompt_tokens=prompt, max_output=0
-        )
+        run = self._run(request.model, "embeddings", call, stream=False)
+        try:
+            policy = self._policy(call, run, request)
+            if policy.canned:
+                raise StoppedError(f"{policy.restriction.describe()}: embeddings have no canned reply")
+            request = policy.embedding_request(request)
+            prompt = sum(len(t) for t in request.texts) // 2 + 1
+            c = await self._open(run, policy, call, prompt_tokens=prompt, max_output=0)
+        except AifactoryError as error:
+            self._refused(run, error)
+            raise
         token = current_trace.set(c.trace)
         try:
             response = await _within(c.model.embed(request), c.route.timeout_seconds, request.model)

@@ -116,3 +116,10 @@ class Restriction:
     def deciding(self) -> Switch | None:
         """The switch that set the level (None at `full`)."""
         return self.switches[0] if self.switches else None
+
+    def describe(self) -> str:
+        """The deciding switch in a few words, for messages."""
+        switch = self.deciding
+        if switch is None:
+            return "no kill switch"
+        return f"kill switch {switch.id} ({switch.level}: {switch.reason})"

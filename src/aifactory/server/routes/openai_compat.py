@@ -12,7 +12,6 @@ import json
 import struct
 import time
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -23,17 +22,12 @@ from aifactory.errors import (
     AifactoryError,
     GuardrailViolationError,
     InvalidInputError,
-    StoppedError,
     UpstreamError,
 )
 from aifactory.gateway.runs import RunRecord
 from aifactory.gateway.service import CallContext, Gateway
 from aifactory.gateway.types import ChatRequest, ChatResponse, Delta, EmbeddingRequest, StreamEnd, StreamEvent
 from aifactory.identity.permissions import Resource
-from aifactory.policy.restriction import apply_restriction, canned_stream
-from aifactory.policy.switch_records import Restriction
-from aifactory.policy.tool_context import ToolCallContext
-from aifactory.runtime import Runtime
 from aifactory.server.auth import Caller, authenticated, governed, permit, runtime_of
 from aifactory.server.openai_errors import openai_error_body
 
@@ -160,58 +154,15 @@ async def chat(request: Request, body: ChatRequest, caller: Caller) -> Response:
     """Chat completions, for the route above and for the edge (`aifactory.server.edge`)."""
     call = _context(request, caller, body.metadata)
     gateway = _authorize(request, caller, "gateway.chat", body.model, call)
-    runtime = runtime_of(request)
-    restriction = runtime.kill_switches.level_for(call.jurisdiction, call.use_case)
-    restricted = _restrict(runtime, body, call, restriction)
-    if isinstance(restricted, Response):
-        return restricted
-    body = restricted
-    excluded = call.constraints.excluded | runtime.kill_switches.excluded_deployments()
-    call = replace(call, constraints=replace(call.constraints, excluded=excluded))
-    tools = ToolCallContext.of(
-        caller.subject,
-        jurisdiction=call.jurisdiction,
-        use_case=call.use_case,
-        surface=call.surface,
-        kill_switch_level=restriction.level,
-    )
     if not body.stream:
         response, run = await gateway.chat(body, call)
-        response = await runtime.tool_guard.filter_response(response, replace(tools, run_id=run.id))
-        body_out = _completion(run.id, body.model, response, _governance(run))
-        return JSONResponse(body_out, headers=_headers(run))
+        answer = _completion(run.id, body.model, response, _governance(run))
+        return JSONResponse(answer, headers=_headers(run))
     run, events = await gateway.chat_stream(body, call)
-    events = runtime.tool_guard.filter_stream(events, replace(tools, run_id=run.id))
     first = await anext(events)  # a failure before any content is an ordinary error response
     include_usage = bool((getattr(body, "stream_options", None) or {}).get("include_usage"))
     chunks = _sse(run.id, body.model, first, events, include_usage)
     return StreamingResponse(chunks, media_type="text/event-stream", headers=_headers(run))
-
-
-def _restrict(
-    runtime: Runtime, body: ChatRequest, call: CallContext, restriction: Restriction
-) -> ChatRequest | Response:
-    """The request as a kill switch lets it go on, or the answer at `canned_reply`; `off` raises."""
-    if restriction.level == "full" and not runtime.kill_switches.disabled_tools():
-        return body
-    try:
-        restricted = apply_restriction(
-            body, restriction, runtime.tools.get, runtime.kill_switches.disabled_tools()
-        )
-    except StoppedError as error:
-        runtime.gateway.refuse(body.model, "chat", call, error)
-        raise
-    if isinstance(restricted, ChatRequest):
-        return restricted
-    switch = restriction.deciding
-    stopped = StoppedError(f"kill switch {switch.id if switch else '?'} answers with its canned text")
-    runtime.gateway.refuse(body.model, "chat", call, stopped)  # recorded: no model was called
-    run_id = str(stopped.extra["run_id"])
-    if not body.stream:
-        answer = _completion(run_id, body.model, restricted, {"run_id": run_id})
-        return JSONResponse(answer, headers={RUN_HEADER: run_id})
-    chunks = _sse(run_id, body.model, None, canned_stream(restriction), False)
-    return StreamingResponse(chunks, media_type="text/event-stream", headers={RUN_HEADER: run_id})
 
 
 async def _sse(
