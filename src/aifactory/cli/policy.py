@@ -18,8 +18,10 @@ from aifactory.policy.active import PACK_KIND
 from aifactory.policy.lint import Finding, lint
 from aifactory.policy.pack_files import load_pack_file
 from aifactory.policy.packs import PackSpec
+from aifactory.policy.pii.redactor import Redactor
 from aifactory.policy.records import PackInfo
 from aifactory.policy.rules import ActivePack
+from aifactory.settings import Settings
 
 __all__ = ["app"]
 
@@ -209,11 +211,20 @@ def _lint_set(files: list[Path]) -> list[tuple[str, ActivePack]]:
     return active + [item for item in builtin if item[1].name not in names]
 
 
+def _detectable(settings: Settings) -> frozenset[str]:
+    """The PII types the configured detector finds."""
+    factories = dict(collect(plugin_manager(), "aifactory_register_pii_detectors"))
+    return Redactor.from_settings(settings, factories).detector.supported
+
+
 @app.command("lint")
 def lint_(files: Files = None, json_: JsonFlag = False) -> None:
     """Find conflicting, shadowed and unreachable rules in pack files (default: the built-in packs
     and the active ones); exits 1 when there is an error-level finding."""
-    findings: list[Finding] = lint(_lint_set(files or []), current().settings.policy_date_tracks)
+    settings = current().settings
+    findings: list[Finding] = lint(
+        _lint_set(files or []), settings.policy_date_tracks, detectable=_detectable(settings)
+    )
     errors = [f for f in findings if f.severity == "error"]
     if json_:
         emit_json([f.as_json() for f in findings])

@@ -21,7 +21,7 @@ from aifactory.policy.rules import ActivePack, CompiledRule, compile_rules
 
 __all__ = ["Finding", "lint"]
 
-Kind = Literal["conflict", "shadowed", "unreachable"]
+Kind = Literal["conflict", "shadowed", "unreachable", "undetectable"]
 _LISTED = ("surfaces", "risk_classes", "use_cases")
 _ALLOW_LISTS = ("allowed_model_tags", "allowed_regions", "allowed_tools")
 
@@ -52,13 +52,22 @@ class _Rule:
         return self.compiled.spec
 
 
-def lint(packs: Sequence[tuple[str, ActivePack]], tracks: dict[str, str] | None = None) -> list[Finding]:
-    """Every finding over `(label, pack)` pairs (the label names the pack in messages)."""
+def lint(
+    packs: Sequence[tuple[str, ActivePack]],
+    tracks: dict[str, str] | None = None,
+    *,
+    detectable: frozenset[str] | None = None,
+) -> list[Finding]:
+    """Every finding over `(label, pack)` pairs (the label names the pack in messages). With
+    `detectable` (the PII types the configured detector finds), PII types a rule names that it cannot
+    find are reported: they are not redacted."""
     findings: list[Finding] = []
     live: list[_Rule] = []
     for label, pack in packs:
         for compiled in compile_rules(pack, tracks or {}):
             rule = _effective(f"{label}:{compiled.spec.id}", compiled)
+            if detectable is not None:
+                findings += _undetectable(rule, detectable)
             if pack.spec.status != "active":
                 findings.append(Finding("unreachable", rule.label, "the pack is retired", "info"))
                 continue
@@ -215,3 +224,12 @@ def _stricter(a: RuleSpec, b: RuleSpec, effect: str) -> bool:
     if effect in ("max_tokens", "max_cost_usd"):
         return bool(x <= y)
     return bool(x == y)  # human_review, disclosure
+
+
+def _undetectable(rule: _Rule, detectable: frozenset[str]) -> list[Finding]:
+    named = set(rule.spec.redact or {}) | set(rule.spec.output_pii or ())
+    missing = sorted(named - detectable)
+    if not missing:
+        return []
+    message = f"the PII detector cannot find {', '.join(missing)}: not redacted (another detector may)"
+    return [Finding("undetectable", rule.label, message, "info")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -11,6 +12,8 @@ from aifactory.policy.pii import Detector, Entity, PiiKeyring, Pseudonymizer, ch
 from aifactory.policy.pii.redaction import replacement
 
 __all__ = ["PiiPolicy", "pii_policy"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,34 @@ class PiiPolicy:
 def pii_policy(
     detector: Detector | None, modes: Mapping[str, str], pseudonymizer: Pseudonymizer | None
 ) -> PiiPolicy | None:
-    """The policy for `modes`, or None when there is nothing to redact."""
+    """The policy for `modes`, or None when there is nothing to redact. Types the detector cannot
+    find are left out (logged once each; `aifactory policy lint` reports them): a pack may name types
+    that only another detector (Presidio with a spaCy model) finds, and failing every call over them
+    would stop all traffic."""
     if not modes:
         return None
     if detector is None:
         raise ConfigurationError("PII redaction is required, and no PII detector is configured")
+    supported = getattr(detector, "supported", None)
+    if supported is not None:
+        _warn_unsupported(detector.name, frozenset(modes) - supported)
+        modes = {t: m for t, m in modes.items() if t in supported}
+        if not modes:
+            return None
     if pseudonymizer is None:
         return PiiPolicy(detector, dict(modes))
     return PiiPolicy(detector, dict(modes), pseudonymizer)
+
+
+_warned: set[tuple[str, str]] = set()
+
+
+def _warn_unsupported(detector: str, types: frozenset[str]) -> None:
+    for entity_type in sorted(types):
+        if (detector, entity_type) not in _warned:
+            _warned.add((detector, entity_type))
+            log.warning(
+                "policy asks to redact %s, which the %s PII detector cannot find: not redacted",
+                entity_type,
+                detector,
+            )
