@@ -5,6 +5,7 @@ Every field carries a description; `docs/settings.md` is checked against them by
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from pydantic import Field
@@ -103,6 +104,11 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Date track per pack family, e.g. `{"eu-ai-act": "omnibus"}` (JSON in the '
         "environment); a family not named uses its pack's `default_track`.",
+    )
+    policy_as_of: date | None = Field(
+        default=None,
+        description="Decide every call as if today were this date (`2027-01-01`): a staging instance "
+        "rehearsing obligations that start later. Decisions record the time they used. Unset: now.",
     )
     gateway_durable_runs: bool = Field(
         default=True,

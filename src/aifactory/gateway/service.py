@@ -269,7 +269,7 @@ class Gateway:
     def _policy(self, call: CallContext, run: RunRecord, request: Any) -> CallPolicy:
         """Decide the call and apply the switches in force; the run carries the decision (a deny
         too) into the ledger, and takes its retention."""
-        decision = self.enforcement.decide(call.request_context(datetime.now(UTC)))
+        decision = self.enforcement.decide(call.request_context(self._decision_time()))
         run.decision = decision.ledger_fields()
         run.decision_id, run.decision_outcome = decision.id, decision.outcome
         run.obligations = o = decision.obligations
@@ -277,6 +277,12 @@ class Gateway:
             self.settings.retention_default_days, o.retention_min_days, o.retention_max_days
         )
         return self.enforcement.call(decision, call.constraints, call.subject, run.id, request)
+
+    def _decision_time(self) -> datetime:
+        """Now, or now's time of day on the rehearsal date `policy_as_of`."""
+        now = datetime.now(UTC)
+        day = self.settings.policy_as_of
+        return now if day is None else now.replace(year=day.year, month=day.month, day=day.day)
 
     async def _open(
         self,
