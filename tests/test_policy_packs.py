@@ -43,6 +43,7 @@ def rule(body: str, rule_id: str = "r") -> str:
         ("retention:\n  min_days: 10\n  max_days: 5", 8, "min_days 10 is more than max_days 5"),
         ("deny: never\nhuman_review: true", 5, "a deny rule has no other effect"),
         ("applies_from: {enacted: 2026-01-01}\ndisclosure: hi", 1, "needs `default_track`"),
+        ("content_rules: [{id: slow, kind: regex, pattern: '(a+)+b'}]", 8, "backtrack catastrophically"),
     ],
 )
 def test_invalid_packs_are_refused_with_line_and_reason(body: str, line: int, reason: str) -> None:

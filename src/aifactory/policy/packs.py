@@ -17,7 +17,10 @@ from typing import Literal
 import cel
 from pydantic import Field, field_validator, model_validator
 
+from aifactory.errors import InvalidInputError
+from aifactory.policy.decision import ContentRule
 from aifactory.policy.entities import ENTITY_TYPES
+from aifactory.policy.guards.rules import compile_rules
 from aifactory.policy.jurisdictions import is_known
 from aifactory.records import InputModel
 
@@ -126,6 +129,7 @@ class ContentRuleSpec(InputModel):
                 re.compile(str(self.pattern))
             except re.error as exc:
                 raise ValueError(f"pattern is not a regular expression: {exc}") from None
+            _guardable(ContentRule(self.id, "regex", str(self.pattern), self.action, self.applies_to))
         if self.kind == "cel":
             try:
                 cel.compile(str(self.pattern))
@@ -254,3 +258,12 @@ class PackSpec(InputModel):
     def track_family(self) -> str:
         """The name settings use to choose this pack's date track."""
         return self.family or self.name
+
+
+def _guardable(rule: ContentRule) -> None:
+    """Refuse at upload what the guards would refuse on every call (a regex that can backtrack
+    catastrophically, such as `(a+)+`, a backreference, a pattern over 2,000 characters)."""
+    try:
+        compile_rules((rule,), rule.applies_to if rule.applies_to != "both" else "input")
+    except InvalidInputError as exc:
+        raise ValueError(exc.detail) from None
