@@ -10,14 +10,24 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 from _processes import Process, free_port, wait_until
 
-__all__ = ["LITELLM_SPEC", "Target", "ensure_litellm", "start_aifactory", "start_fake", "start_litellm"]
+__all__ = [
+    "LITELLM_SPEC",
+    "Target",
+    "ensure_litellm",
+    "start_aifactory",
+    "start_all",
+    "start_fake",
+    "start_litellm",
+]
 
 LITELLM_SPEC = "litellm[proxy]==1.108.7"
 """Pinned: the newest release whose `proxy` extra resolves here, and a known one (not 1.82.7/1.82.8)."""
@@ -32,12 +42,14 @@ class Target:
     base_url: str
     key: str | None
     model: str
+    prompt: str = "hello from the gateway benchmark"
+    extra_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def headers(self) -> dict[str, str]:
-        """Request headers: JSON, and the bearer key when there is one."""
+        """Request headers: JSON, the bearer key when there is one, then any extra ones."""
         auth = {"authorization": f"Bearer {self.key}"} if self.key else {}
-        return {"content-type": "application/json", **auth}
+        return {"content-type": "application/json", **auth, **self.extra_headers}
 
     def to_json(self) -> dict[str, Any]:
         """The form the load generator reads."""
@@ -58,6 +70,20 @@ def start_fake(work: Path) -> tuple[Process, Target]:
     return proc, Target("direct", base, None, "fake-chat")
 
 
+def start_all(
+    jobs: list[Callable[[], tuple[Process, Target]]], started: list[Process]
+) -> list[tuple[Target, Process]]:
+    """Run the start-up jobs at once (a gateway takes seconds); whatever started is in `started`."""
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        futures = [pool.submit(job) for job in jobs]
+    results = [f.result() for f in futures if f.exception() is None]
+    started += [proc for proc, _ in results]
+    for future in futures:
+        if future.exception() is not None:
+            raise RuntimeError("a gateway did not start") from future.exception()
+    return [(target, proc) for proc, target in results]
+
+
 # --- aifactory --------------------------------------------------------------------------------------
 
 
@@ -70,9 +96,17 @@ def _aifactory_env(data_dir: Path, durable: bool, extra: dict[str, str]) -> dict
 
 
 def start_aifactory(
-    name: str, work: Path, upstream: str, *, durable: bool, extra_env: dict[str, str] | None = None
+    name: str,
+    work: Path,
+    upstream: str,
+    *,
+    durable: bool,
+    extra_env: dict[str, str] | None = None,
+    region: str | None = None,
+    packs: dict[str, Any] | None = None,
 ) -> tuple[Process, Target]:
-    """`aifactory init` + `aifactory serve` on a data dir of its own, with route `bench` published."""
+    """`aifactory init` + `aifactory serve` on a data dir of its own, with route `bench` published
+    (its deployment in `region` when given) and `packs` (policy packs by name) active."""
     env = _aifactory_env(work / name, durable, extra_env or {})
     init = subprocess.run([_bin("aifactory"), "init", "--json"], env=env, capture_output=True, text=True)
     if init.returncode:
@@ -87,7 +121,8 @@ def start_aifactory(
         with httpx.Client(
             base_url=url, headers={"authorization": f"Bearer {admin_key}"}, timeout=30
         ) as admin:
-            key = _publish_bench_route(admin, upstream)
+            key = _publish_bench_route(admin, upstream, region, packs or {})
+            wait_until(lambda: _active(admin, packs or {}), f"packs on {name}", 30, proc.is_alive)
         target = Target(name, f"{url}/v1", key, "bench")
         wait_until(lambda: _serves(target), f"route 'bench' on {name}", 30, proc.is_alive)
     except BaseException:
@@ -96,8 +131,11 @@ def start_aifactory(
     return proc, target
 
 
-def _publish_bench_route(admin: httpx.Client, upstream: str) -> str:
-    """Deployment `bench-fake` and route `bench` through the catalog; an app key that may call it."""
+def _publish_bench_route(
+    admin: httpx.Client, upstream: str, region: str | None, packs: dict[str, Any]
+) -> str:
+    """Deployment `bench-fake`, route `bench` and the packs through the catalog; an app key that
+    may call the route."""
     reviewer_key = _key_for(admin, "bench-reviewer", "person", "reviewer")
     with httpx.Client(
         base_url=admin.base_url, headers={"authorization": f"Bearer {reviewer_key}"}, timeout=30
@@ -108,10 +146,18 @@ def _publish_bench_route(admin: httpx.Client, upstream: str) -> str:
             "upstream_model": "fake-chat",
             "timeout_seconds": 10,
             "prices": PRICES,
-        }
+        } | ({"region": region} if region else {})
         _publish(admin, reviewer, "deployment", "bench-fake", deployment)
         _publish(admin, reviewer, "route", "bench", {"candidates": [{"deployment": "bench-fake"}]})
+        for pack, content in packs.items():
+            _publish(admin, reviewer, "policy-pack", pack, content)
     return _key_for(admin, "bench-app", "app", "app")
+
+
+def _active(admin: httpx.Client, packs: dict[str, Any]) -> bool:
+    """Whether the server's policy engine has every pack in `packs` (it follows the catalog)."""
+    listed = admin.get("/v1/policy/packs")
+    return listed.status_code == 200 and {p["name"] for p in listed.json()} >= set(packs)
 
 
 def _key_for(admin: httpx.Client, name: str, kind: str, role: str) -> str:

@@ -15,14 +15,12 @@ from _gateways import Target
 
 __all__ = ["Samples", "chat_body", "overhead", "rounds", "summary"]
 
-PROMPT = "hello from the gateway benchmark"
-
 
 def chat_body(target: Target, *, stream: bool = False) -> bytes:
-    """A small chat request (the fake answers `echo: <prompt>`, 7 tokens)."""
+    """A small chat request (the fake answers `echo: <prompt>`: 7 tokens for the default prompt)."""
     body: dict[str, object] = {
         "model": target.model,
-        "messages": [{"role": "user", "content": PROMPT}],
+        "messages": [{"role": "user", "content": target.prompt}],
         "max_tokens": 16,
     }
     if stream:

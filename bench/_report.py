@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["markdown"]
+__all__ = ["markdown", "policy_markdown"]
 
 Row = Callable[[dict[str, Any], str], str]
 NAMES = ("aifactory", "litellm")
@@ -149,3 +149,28 @@ def markdown(result: dict[str, Any]) -> str:
         for label, cell in ROWS
     ]
     return "\n".join([_heading(result), "", head, *rows, "", *NOTES, "", *_goals(result)])
+
+
+POLICY_ROWS: list[tuple[str, Row]] = [
+    *ROWS[:6],
+    ("added over aifactory without packs, p50 / p99, ms (percentile difference)", _stat("versus_overhead")),
+    (
+        "added over aifactory without packs, p50 / p99, ms (per-round differences)",
+        _stat("versus_overhead", "paired_p50_ms", "paired_p99_ms"),
+    ),
+    ("TTFT added over aifactory without packs, p50 / p99, ms", _stat("versus_ttft_overhead")),
+]
+
+
+def policy_markdown(result: dict[str, Any]) -> str:
+    """The `--policy` run: a heading line and the sequential rows, with what the packs add."""
+    names = list(result["sequential"])
+    machine, options = result["machine"], result["options"]
+    heading = (
+        f"{machine['cores']} cores ({machine['cpu']}), Python {machine['python']}; "
+        f"{options['requests']} sequential rounds, {options['stream_requests']} streamed; "
+        f"{result['wall_seconds']:.0f} s in all."
+    )
+    head = f"| measure | {' | '.join(names)} |\n| --- |{' ---: |' * len(names)}"
+    rows = [f"| {label} | {' | '.join(cell(result, n) for n in names)} |" for label, cell in POLICY_ROWS]
+    return "\n".join([heading, "", head, *rows])

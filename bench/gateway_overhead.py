@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/gateway_overhead.py            # full run, about 25 minutes on 2 cores
     .venv/bin/python bench/gateway_overhead.py --quick    # under 2 minutes: checks that it all works
+    .venv/bin/python bench/gateway_overhead.py --policy   # policy packs and PII on and off: ~1 minute
 
 One run, one machine, one fake upstream (`aifactory.testing`, no token delay), every server a
 process of its own on 127.0.0.1: aifactory with auth, ledger and durable run records (the
@@ -12,6 +13,12 @@ streamed (time to first token), an open-loop rate search per target (highest rat
 within 10 ms of direct's at that rate, CPU cores used there), and a closed-loop soak (saturated
 rate; RSS every `--soak-every` requests). Prints JSON, then a markdown table. Results go in
 docs/benchmarks.md (with the machine and the date).
+
+`--policy` measures something else, in sequential and streamed rounds only: direct, aifactory with
+no active pack, and aifactory with every built-in pack active (`bench/_policy.py`), both aifactory
+servers called with governance headers (DE, chat, personal_data) and a prompt with an e-mail
+address and a phone number, so that the packs' decision, pseudonymization and restoring run on
+every call; it reports what the packs add over aifactory without them.
 """
 
 from __future__ import annotations
@@ -23,15 +30,23 @@ import platform
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from _capacity import MIN_RATE, Search, capacity
-from _gateways import LITELLM_SPEC, Target, ensure_litellm, start_aifactory, start_fake, start_litellm
+from _gateways import (
+    LITELLM_SPEC,
+    Target,
+    ensure_litellm,
+    start_aifactory,
+    start_all,
+    start_fake,
+    start_litellm,
+)
 from _latency import overhead, rounds, summary
+from _policy import start_policy_gateways, with_prompt
 from _processes import Process
-from _report import markdown
+from _report import markdown, policy_markdown
 from _throughput import MB, LoadGenerator, soak
 
 FULL = {
@@ -99,6 +114,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="extra environment for both aifactory servers, e.g. AIFACTORY_LOG_LEVEL=WARNING (repeatable)",
     )
+    parser.add_argument(
+        "--policy",
+        action="store_true",
+        help="instead: aifactory without packs vs with the built-in packs, governance headers and PII "
+        "in the prompt (sequential and streamed rounds only)",
+    )
     parser.add_argument("--json", type=Path, help="also write the JSON result here")
     parser.add_argument("--keep", type=Path, help="work (data dirs, configs, logs) in this new dir, kept")
     return parser
@@ -131,18 +152,14 @@ def _start_gateways(
         )
     if not args.no_litellm:
         jobs.append(lambda: start_litellm(work, args.litellm_venv, upstream))
-    with ThreadPoolExecutor(len(jobs)) as pool:
-        futures = [pool.submit(job) for job in jobs]
-    results = [f.result() for f in futures if f.exception() is None]
-    started += [proc for proc, _ in results]
-    for future in futures:
-        if future.exception() is not None:
-            raise RuntimeError("a gateway did not start") from future.exception()
-    return [(target, proc) for proc, target in results]
+    return start_all(jobs, started)
 
 
-def _sequential(targets: list[tuple[Target, Process]], args: argparse.Namespace) -> dict[str, Any]:
-    """Whole answers, then streams: latency, overhead over direct, CPU per 1000 requests."""
+def _sequential(
+    targets: list[tuple[Target, Process]], args: argparse.Namespace, versus: str | None = None
+) -> dict[str, Any]:
+    """Whole answers, then streams: latency, overhead over direct (and over `versus`, when given,
+    as `versus_overhead` and `versus_ttft_overhead`), CPU per 1000 requests."""
     names = [t.name for t, _ in targets]
     before = {t.name: p.cpu_seconds() for t, p in targets}
     whole = rounds([t for t, _ in targets], args.requests, args.warmup)
@@ -150,7 +167,7 @@ def _sequential(targets: list[tuple[Target, Process]], args: argparse.Namespace)
     cpu = {t.name: (p.cpu_seconds() - before[t.name]) / sent * 1000 for t, p in targets}
     streams = rounds([t for t, _ in targets], args.stream_requests, args.warmup // 4, stream=True)
     direct = names[0]
-    return {
+    rows = {
         name: {
             "latency": summary(whole[name].values) | {"errors": whole[name].errors},
             "overhead": overhead(whole[direct], whole[name]) if name != direct else {},
@@ -160,6 +177,10 @@ def _sequential(targets: list[tuple[Target, Process]], args: argparse.Namespace)
         }
         for name in names
     }
+    for name in names[names.index(versus) + 1 :] if versus else []:
+        rows[name]["versus_overhead"] = overhead(whole[versus], whole[name])
+        rows[name]["versus_ttft_overhead"] = overhead(streams[versus], streams[name])
+    return rows
 
 
 def _start_rates(sequential: dict[str, Any]) -> dict[str, float]:
@@ -218,6 +239,22 @@ def _run(
     return result
 
 
+def _run_policy(
+    work: Path, args: argparse.Namespace, procs: list[Process], _gen: list[LoadGenerator]
+) -> dict[str, Any]:
+    """Direct, aifactory without packs, aifactory with the built-in packs: sequential rounds."""
+    started = time.monotonic()
+    fake, direct = start_fake(work)
+    procs.append(fake)
+    env = dict(pair.split("=", 1) for pair in args.aifactory_env)
+    gateways = start_policy_gateways(work, direct.base_url, env, procs)
+    everyone = [(with_prompt(direct, governed=False), fake), *gateways]
+    result: dict[str, Any] = {"machine": _machine(), "litellm_version": None, "options": vars(args)}
+    result["sequential"] = _sequential(everyone, args, versus="aifactory")
+    result["wall_seconds"] = time.monotonic() - started
+    return result
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run every phase, print JSON and a markdown table; stop every process started, by PID."""
     args = _options(argv)
@@ -227,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         try:
-            result = _run(work, args, procs, gen)
+            result = (_run_policy if args.policy else _run)(work, args, procs, gen)
         except BaseException:
             for proc in procs:
                 print(f"--- {proc.name} (pid {proc.pid}) log tail:\n{proc.tail()}", file=sys.stderr)
@@ -243,7 +280,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         args.json.write_text(text)
     print()
-    print(markdown(result))
+    print(policy_markdown(result) if args.policy else markdown(result))
 
 
 if __name__ == "__main__":
