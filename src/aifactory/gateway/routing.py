@@ -49,6 +49,9 @@ def _in_region(spec: DeploymentSpec, regions: frozenset[str]) -> bool:
 
 PriceOf = Callable[[str, DeploymentSpec], Decimal | None]
 
+_RNG = random.Random()
+"""Shared: seeding a new generator per call reads the OS's random source (about 12 µs)."""
+
 
 def order_candidates(
     route: RouteSpec,
@@ -60,7 +63,7 @@ def order_candidates(
     rng: random.Random | None = None,
 ) -> list[str]:
     """The deployments to try, best first, after the constraints."""
-    rng = rng or random.Random()
+    rng = rng or _RNG
     allowed = [
         c
         for c in route.candidates

@@ -33,6 +33,7 @@ class PiiKeyring:
         if len(secret) < 32:
             raise ConfigurationError("the PII secret must be at least 32 bytes")
         self._secret = secret
+        self._keys: dict[tuple[str, str | None], bytes] = {}
 
     @classmethod
     def open(cls, path: Path) -> PiiKeyring:
@@ -53,9 +54,14 @@ class PiiKeyring:
         return cls(secrets.token_bytes(32))
 
     def key(self, purpose: str, team: str | None) -> bytes:
-        """The 32-byte key for `purpose` (`hash`, `pseudonym`) of `team` (None: no team)."""
-        info = f"aifactory pii {purpose}\0{team or ''}".encode()
-        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(self._secret)
+        """The 32-byte key for `purpose` (`hash`, `pseudonym`) of `team` (None: no team); derived
+        once per purpose and team (the gateway asks for it on every call that pseudonymizes)."""
+        found = self._keys.get((purpose, team))
+        if found is None:
+            info = f"aifactory pii {purpose}\0{team or ''}".encode()
+            found = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(self._secret)
+            self._keys[(purpose, team)] = found
+        return found
 
     def pseudonymizer(self, team: str | None = None, *, run: str | None = None) -> Pseudonymizer:
         """A pseudonymizer for one run of `team`: surrogates are stable within it and differ across
