@@ -1,4 +1,5 @@
-"""`aifactory ledger`: checkpoint, verifier key, entries, proofs and verification.
+"""`aifactory ledger`: checkpoint, verifier key, entries, proofs, verification of the ledger and of
+the policy decisions it records.
 
 On the local data dir these need no API key: whoever holds the files may audit them."""
 
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from aifactory.cli._audit import Verified, audit, check_local, progress_bar, signed_checkpoint
+from aifactory.cli._decisions import print_report, replay_ledger
 from aifactory.cli._output import JsonFlag, emit_json, print_table, say
 from aifactory.cli._session import LedgerReader, LocalLedger, current
 from aifactory.client.ledger import PAGE_SIZE
@@ -167,3 +169,14 @@ def _print_verified(result: Verified, mode: str, json_: bool) -> None:
         f"root {_b64(result.root)}",
         "green",
     )
+
+
+@app.command("verify-decisions")
+def verify_decisions(json_: JsonFlag = False) -> None:
+    """Replay every recorded policy decision over the pack versions it names; exit 1 unless all verify."""
+    session = current()
+    with progress_bar("replaying decisions", enabled=not json_) as progress:
+        report = replay_ledger(session, progress)
+    print_report(report, "remote" if session.is_remote else "local", json_)
+    if not report.is_verified:
+        raise typer.Exit(1)

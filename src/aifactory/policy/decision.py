@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-import rfc8785
+from aifactory.ledger.events import canonical_json
 
 __all__ = [
     "REDACTION_MODES",
@@ -191,18 +191,32 @@ class Decision:
         the ledger commits to, so an auditor can recompute a decision and compare."""
         body = self.as_json()
         body.pop("id")
-        return hashlib.sha256(rfc8785.dumps(body)).hexdigest()
+        return _sha256(body)
+
+    def part_digests(self) -> dict[str, str]:
+        """SHA-256 of the canonical JSON of the obligations and of the reasons, each on its own: so
+        a replay that does not match can say which of them differs (the ledger carries neither)."""
+        return {
+            "obligations": _sha256(self.obligations.as_json()),
+            "reasons": _sha256([r.as_json() for r in self.reasons]),
+        }
 
     def ledger_fields(self) -> dict[str, Any]:
         """What a run's ledger entry carries about its decision: enough to replay it (the context
-        and the pack versions) and compare the digest."""
+        and the pack versions) and compare the digest, and the digests of its parts."""
         return {
             "decision_id": self.id,
             "decision_outcome": self.outcome,
             "decision_digest": self.digest(),
+            "decision_parts": self.part_digests(),
             "decision_context": self.context.as_json(),
             "policy_packs": list(self.packs),
         }
+
+
+def _sha256(value: Any) -> str:
+    # canonical_json is RFC 8785 (the ledger's fast path for plain values): the same bytes, sooner
+    return hashlib.sha256(canonical_json(value)).hexdigest()
 
 
 def merge(contributions: Iterable[tuple[Reason, Obligations | None]]) -> tuple[Outcome, Obligations]:
