@@ -9,6 +9,7 @@ The server decides as of 2027-02-01 (`policy_as_of`): Colorado's SB26-189 is in 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -17,7 +18,9 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from aifactory.cli.main import app
 from aifactory.policy.builtin import BUILTIN_PACKS, PACK_DIR
 from aifactory.policy.pack_files import load_pack_file
 from aifactory.settings import Settings
@@ -137,3 +140,18 @@ def test_a_prohibited_purpose_is_denied_and_recorded(
     entry = ledger_event(live, f"run:{denied.headers['x-aifactory-run-id']}", "run.refused")["data"]
     assert (entry["decision_outcome"], entry["error_type"]) == ("deny", "PolicyDeniedError")
     assert entry["decision_id"] == error["decision_id"]
+
+
+def test_every_decision_verifies_from_the_ledger(
+    served: tuple[LiveServer, FakeProvider, httpx.Client],
+) -> None:
+    live, _fake, client = served
+    run_ids = [_ask(client, j).headers["x-aifactory-run-id"] for j in ("DE", "US-CO", "US-CA")]
+    for run_id in run_ids:
+        ledger_event(live, f"run:{run_id}", "run.ok")  # sequenced and under a checkpoint
+    env = {"AIFACTORY_URL": live.url, "AIFACTORY_API_KEY": live.admin_key}
+    result = CliRunner().invoke(app, ["ledger", "verify-decisions", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["summary"]["mismatch"] == report["summary"]["unverifiable"] == 0
+    assert report["summary"]["decisions"] >= 3
