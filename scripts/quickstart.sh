@@ -136,6 +136,42 @@ vectors = client.embeddings.create(model="embeddings-default", input=["a cat", "
 print(f"embeddings-default: {len(vectors.data)} vectors of {len(vectors.data[0].embedding)} dimensions")
 PYTHON
 
+step "Install the built-in policy packs (inactive until a second person approves them)"
+aifactory policy install
+
+step "Activate the EU AI Act pack: rita approves version 1, then it is promoted"
+AIFACTORY_API_KEY="$RITA_KEY" aifactory assets approve policy-pack:eu-ai-act 1
+aifactory assets promote policy-pack:eu-ai-act 1 --label production
+aifactory policy packs
+
+step "Why a German chat about hiring gets what it gets (aifactory policy explain)"
+aifactory policy explain --jurisdiction DE --surface chat --purpose employment
+
+step "The same context through the gateway: the answer carries the decision and the AI Act disclosure; a prohibited purpose is refused before any model is called"
+"$PY" - "$URL" "$APP_KEY" <<'PYTHON'
+import sys, time, urllib.parse
+import httpx
+
+url, key = sys.argv[1], sys.argv[2]
+body = {"model": "chat-default", "max_tokens": 12, "messages": [{"role": "user", "content": "Hi!"}]}
+headers = {"Authorization": f"Bearer {key}", "X-Aifactory-Jurisdiction": "DE", "X-Aifactory-Surface": "chat"}
+for _ in range(100):  # the server follows the catalog within a second
+    answer = httpx.post(f"{url}/v1/chat/completions", json=body, headers=headers, timeout=120)
+    answer.raise_for_status()
+    if "x-aifactory-disclosure" in answer.headers:
+        break
+    time.sleep(0.1)
+print("decision:  ", answer.headers["x-aifactory-decision-id"])
+print("disclosure:", urllib.parse.unquote(answer.headers["x-aifactory-disclosure"]))
+denied = httpx.post(
+    f"{url}/v1/chat/completions", json=body, headers=headers | {"X-Aifactory-Purpose": "social_scoring"}
+)
+print(f"social scoring: {denied.status_code} {denied.json()['error']['message']}")
+PYTHON
+
+step "Redact personal data the way a pack asks for it (aifactory pii redact)"
+aifactory pii redact --mode pseudonymize "Write to jane.doe@example.com or call +49 30 901820, IBAN DE89 3704 0044 0532 0130 00."
+
 step "The signed checkpoint (C2SP signed note) covering all of it"
 sleep 1.5  # a checkpoint is signed at most once a second
 aifactory ledger checkpoint
@@ -147,6 +183,9 @@ step "Stop the server; aifactory ledger verify recomputes the whole tree from st
 stop_server
 unset AIFACTORY_URL AIFACTORY_API_KEY
 aifactory ledger verify
+
+step "Replay every policy decision in the ledger against the pack versions it names"
+aifactory ledger verify-decisions
 
 printf '\nquickstart done. Data dir: %s\n' "$DATA_DIR"
 printf 'Run the server again:  AIFACTORY_DATA_DIR=%q .venv/bin/aifactory serve\n' "$DATA_DIR"

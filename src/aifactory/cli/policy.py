@@ -175,7 +175,7 @@ def _show(result: dict[str, Any]) -> None:
     shown = {k: v for k, v in result["obligations"].items() if v not in (None, [], {}, False)}
     if "redact" not in shown:
         shown.pop("redact_scope", None)
-    obligations = [[k, fmt(v)] for k, v in shown.items()]
+    obligations = [[k, "\n".join(v) if k == "disclosures" else fmt(v)] for k, v in shown.items()]
     print_table("Obligations", ["obligation", "value"], obligations)
     reasons = [[r["pack"], r["rule"], r["effect"], r["detail"], r["source"]] for r in result["reasons"]]
     print_table("Reasons", ["pack", "rule", "effect", "detail", "source"], reasons)
