@@ -13,7 +13,7 @@ from typing import Protocol
 
 from aifactory.errors import PolicyDeniedError
 from aifactory.gateway.routing import Constraints
-from aifactory.policy.decision import Decision, Obligations, Reason, RequestContext
+from aifactory.policy.decision import Decision, Obligations, Reason, RequestContext, intersect
 
 __all__ = ["Decider", "Governed", "denial", "govern"]
 
@@ -47,9 +47,9 @@ def govern(decision: Decision, base: Constraints, excluded: frozenset[str] = fro
         raise denial(decision)
     o = decision.obligations
     constraints = Constraints(
-        regions=_intersect(base.regions, o.allowed_regions),
+        regions=intersect(base.regions, o.allowed_regions),
         required_tags=base.required_tags,
-        allowed_tags=_intersect(base.allowed_tags, o.allowed_model_tags),
+        allowed_tags=intersect(base.allowed_tags, o.allowed_model_tags),
         excluded=base.excluded | excluded,
     )
     cost = Decimal(o.max_cost_usd) if o.max_cost_usd is not None else None
@@ -65,14 +65,6 @@ def denial(decision: Decision) -> PolicyDeniedError:
         decision_id=decision.id,
         reasons=[r.as_json() for r in reasons],
     )
-
-
-def _intersect(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a & b
 
 
 def _said(r: Reason) -> str:

@@ -24,6 +24,7 @@ __all__ = [
     "Obligations",
     "Reason",
     "RequestContext",
+    "intersect",
     "merge",
 ]
 
@@ -243,8 +244,8 @@ def _combine(a: Obligations, b: Obligations) -> Obligations:
         current = redact.get(entity)
         redact[entity] = mode if current is None else min(current, mode, key=REDACTION_MODES.index)
     return Obligations(
-        allowed_model_tags=_intersect(a.allowed_model_tags, b.allowed_model_tags),
-        allowed_regions=_intersect(a.allowed_regions, b.allowed_regions),
+        allowed_model_tags=intersect(a.allowed_model_tags, b.allowed_model_tags),
+        allowed_regions=intersect(a.allowed_regions, b.allowed_regions),
         redact=redact,
         redact_scope=min(a.redact_scope, b.redact_scope, key=PII_SCOPES.index)
         if a.redact and b.redact
@@ -256,13 +257,14 @@ def _combine(a: Obligations, b: Obligations) -> Obligations:
         retention_max_days=_least(a.retention_max_days, b.retention_max_days),
         max_tokens=_least(a.max_tokens, b.max_tokens),
         max_cost_usd=_least_decimal(a.max_cost_usd, b.max_cost_usd),
-        allowed_tools=_intersect(a.allowed_tools, b.allowed_tools),
+        allowed_tools=intersect(a.allowed_tools, b.allowed_tools),
         required_log_fields=a.required_log_fields | b.required_log_fields,
         content_rules=a.content_rules + tuple(r for r in b.content_rules if r not in a.content_rules),
     )
 
 
-def _intersect(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
+def intersect(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
+    """Two allow-lists as one (None: no limit)."""
     if a is None:
         return b
     if b is None:

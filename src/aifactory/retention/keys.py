@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import hmac
 import os
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from aifactory.errors import ConfigurationError
+from aifactory.keyfiles import create_key_file
 
 __all__ = ["KEY_BYTES", "NONCE_BYTES", "PayloadKeys", "load_master_key", "load_or_create_master_key"]
 
@@ -101,23 +101,4 @@ def load_or_create_master_key(path: Path) -> bytes:
 
 
 def _write_new_key(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = base64.b64encode(secrets.token_bytes(KEY_BYTES)) + b"\n"
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        # A hard link publishes the whole file atomically and fails if another process won the race.
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-    finally:
-        temporary.unlink()
-    if os.name == "posix":
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)  # losing the key after a crash would make every payload unreadable
-        finally:
-            os.close(fd)
+    create_key_file(path, base64.b64encode(secrets.token_bytes(KEY_BYTES)) + b"\n")
