@@ -42,6 +42,7 @@ def served(settings: Settings, admin_key: str) -> Iterator[tuple[LiveServer, Fak
         publish(live, "deployment", "fake-eu", deployment(fake.url, region="eu-central-1"))
         candidates = [{"deployment": "fake-us"}, {"deployment": "fake-eu"}]  # in priority order
         publish(live, "route", "support", {"candidates": candidates})
+        publish(live, "route", "us-only", {"candidates": [{"deployment": "fake-us"}]})
         for name in ACTIVE:
             publish(live, "policy-pack", name, load_pack_file(PACK_DIR / f"{name}.yaml")[1])
         key = app_key(live)
@@ -140,6 +141,20 @@ def test_a_prohibited_purpose_is_denied_and_recorded(
     entry = ledger_event(live, f"run:{denied.headers['x-aifactory-run-id']}", "run.refused")["data"]
     assert (entry["decision_outcome"], entry["error_type"]) == ("deny", "PolicyDeniedError")
     assert entry["decision_id"] == error["decision_id"]
+
+
+def test_eu_personal_data_with_no_eu_deployment_is_refused_and_says_why(
+    served: tuple[LiveServer, FakeProvider, httpx.Client],
+) -> None:
+    _live, fake, client = served
+    before = len(fake.calls)
+    headers = {"X-Aifactory-Jurisdiction": "DE", "X-Aifactory-Data-Categories": "personal_data"}
+    body = {"model": "us-only", "messages": [{"role": "user", "content": "hello"}]}
+    refused = client.post("/v1/chat/completions", json=body, headers=headers)
+    assert refused.status_code == 403, refused.text
+    message = refused.json()["error"]["message"]
+    assert "eu-central-1" in message and "fake-us (us-east-1)" in message
+    assert len(fake.calls) == before
 
 
 def test_every_decision_verifies_from_the_ledger(

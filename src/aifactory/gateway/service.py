@@ -21,6 +21,7 @@ from aifactory.errors import (
     GuardrailViolationError,
     InvalidInputError,
     NotFoundError,
+    PolicyDeniedError,
     StoppedError,
     UpstreamError,
     UpstreamTimeoutError,
@@ -222,10 +223,7 @@ class Gateway:
             price_of=self.spending.blended,
         )
         if not names:
-            raise InvalidInputError(
-                f"route {alias!r} has no deployment allowed for this request "
-                "(the policy decision's regions or model tags, or kill switches, exclude them all)"
-            )
+            raise self._none_allowed(route, alias, constraints)
         windows = {n: self.snapshot.deployments[n].context_window for n in names}
         fitting = [n for n in names if (windows[n] or prompt_floor) >= prompt_floor]
         if not fitting:
@@ -241,6 +239,29 @@ class Gateway:
                 self.spending.policy.admit(names[0], self.snapshot.deployments[names[0]], None)  # raises
             names = priced
         return route, names
+
+    def _none_allowed(self, route: RouteSpec, alias: str, constraints: Constraints) -> AifactoryError:
+        """Why no deployment of the route may take the call: kill switches (503), the policy's
+        regions or model tags (403), or the route itself (400)."""
+        deployments = self.snapshot.deployments
+        usable = [
+            c.deployment
+            for c in route.candidates
+            if c.deployment in deployments
+            and deployments[c.deployment].operation == route.operation
+            and deployments[c.deployment].status != "retired"
+        ]
+        if not usable:
+            return InvalidInputError(f"route {alias!r} has no usable deployment (retired or missing)")
+        if set(usable) <= constraints.excluded:
+            return StoppedError(
+                f"route {alias!r}: kill switches take every deployment out of service ({', '.join(usable)})"
+            )
+        where = ", ".join(f"{n} ({deployments[n].region})" for n in usable)
+        return PolicyDeniedError(
+            f"route {alias!r}: the policy decision allows regions {_listed(constraints.regions)} and "
+            f"model tags {_listed(constraints.allowed_tags)}; no deployment of the route qualifies: {where}"
+        )
 
     # --- calls ------------------------------------------------------------------------------------
 
@@ -546,3 +567,7 @@ async def _within(call: Any, seconds: float, alias: str) -> Any:
         raise UpstreamTimeoutError(
             f"route {alias}: no answer within the {seconds:g}s request deadline"
         ) from None
+
+
+def _listed(names: frozenset[str] | None) -> str:
+    return "(any)" if names is None else "{" + ", ".join(sorted(names)) + "}"
