@@ -17,7 +17,7 @@ from aifactory.gateway.provider import Model
 from aifactory.gateway.routing import Constraints
 from aifactory.gateway.types import ChatRequest, ChatResponse, EmbeddingRequest, StreamEvent
 from aifactory.identity.permissions import Subject
-from aifactory.policy.decision import Decision, Obligations, RequestContext
+from aifactory.policy.decision import Decision, RequestContext
 from aifactory.policy.guards import CallGuards
 from aifactory.policy.pii.redactor import Redactor
 from aifactory.policy.restriction import canned_response, canned_stream, check_not_stopped, restrict_tools
@@ -65,13 +65,12 @@ class Enforcement:
         ctx = decision.context
         restriction = self.switches.level_for(ctx.jurisdiction, ctx.use_case)
         check_not_stopped(restriction)
-        guards = self._guards(decision.obligations, subject, run_id, request)
+        guards = self._guards(decision, subject, run_id, request)
         tools = ToolCallContext.of(subject, decision, run_id=run_id, kill_switch_level=restriction.level)
         return CallPolicy(self, governed, restriction, guards, tools)
 
-    def _guards(
-        self, obligations: Obligations, subject: Subject, run_id: str, request: Any
-    ) -> CallGuards | None:
+    def _guards(self, decision: Decision, subject: Subject, run_id: str, request: Any) -> CallGuards | None:
+        obligations, ctx = decision.obligations, decision.context
         asks_json = isinstance(request, ChatRequest) and bool(
             (request.model_extra or {}).get("response_format")
         )
@@ -87,6 +86,12 @@ class Enforcement:
             pseudonymizer=pseudonymizer,
             restore=bool(self.restore_roles & set(subject.roles)),
             holdback=self.holdback,
+            variables={
+                "jurisdiction": ctx.jurisdiction,
+                "surface": ctx.surface,
+                "use_case": ctx.use_case,
+                "risk_class": ctx.risk_class,
+            },
         )
 
 
