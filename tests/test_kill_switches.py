@@ -334,3 +334,39 @@ def test_0004_adds_and_drops_the_switch_table(database_url: str) -> None:
         assert "kill_switches" in migrate("head")
     finally:
         db.dispose()
+
+
+def test_a_tool_switch_reaches_another_replica(
+    settings: Settings, admin_key: str, fake: FakeProvider
+) -> None:
+    """Issue 4's done-when: a kill switch flipped on one server process stops a tool on another."""
+    if not settings.resolved_database_url.startswith("postgresql"):
+        pytest.skip("several replicas need PostgreSQL (SQLite supports one server process)")
+    tools: Any = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+    chat = {"model": "chat-fake", "messages": [{"role": "user", "content": "look it up"}], "tools": tools}
+    lookup = {"name": "lookup", "action": "read", "resource_kind": "record", "side_effect": "read"}
+    admin = {"Authorization": f"Bearer {admin_key}"}
+    with replica(settings) as a, replica(settings) as b:
+        live_a, live_b = LiveServer(a, admin_key, settings), LiveServer(b, admin_key, settings)
+        try:
+            publish(live_a, "deployment", "fake-a", deployment(fake.url))
+            publish(live_a, "route", "chat-fake", {"candidates": [{"deployment": "fake-a"}]})
+            publish(live_a, "tool", "lookup", lookup)
+            caller = {"Authorization": f"Bearer {app_key(live_a)}"}
+            wait_for_route(live_b, caller["Authorization"].removeprefix("Bearer "), "chat-fake")
+
+            def offered_by_b() -> Any:
+                answer = httpx.post(f"{b}/v1/chat/completions", json=chat, headers=caller, timeout=10)
+                assert answer.status_code == 200, answer.text
+                return fake.calls[-1].body.get("tools")
+
+            assert offered_by_b() == tools
+            body = {"scope": "tool", "value": "lookup", "level": "off", "reason": "tool incident"}
+            httpx.post(f"{a}/v1/kill-switches", json=body, headers=admin).raise_for_status()
+            deadline = time.monotonic() + 10
+            while offered_by_b() is not None:  # b no longer offers the tool to the model
+                assert time.monotonic() < deadline, "replica b still offers the switched-off tool"
+                time.sleep(0.02)
+        finally:
+            live_a.close()
+            live_b.close()
