@@ -5,7 +5,8 @@ the platform, and EU personal data only reaches an EU-region deployment; every d
 run's ledger entry.
 
 The server decides as of 2027-02-01 (`policy_as_of`): Colorado's SB26-189 is in force from
-2027-01-01, and a staging instance rehearsing it is exactly what the setting is for."""
+2027-01-01, and a staging instance rehearsing it is exactly what the setting is for. A call that
+names no jurisdiction is taken to come from Germany (`policy_default_jurisdiction`)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,9 @@ PROMPT = "Draft a reply to jane.doe@example.com (+49 30 901820) about her applic
 def served(settings: Settings, admin_key: str) -> Iterator[tuple[LiveServer, FakeProvider, httpx.Client]]:
     """A server deciding as of 2027-02-01 with the built-in packs active, a route whose first choice
     is a US-region deployment and whose second is in the EU, and an app's client."""
-    rehearsal = settings.model_copy(update={"policy_as_of": date(2027, 2, 1)})
+    rehearsal = settings.model_copy(
+        update={"policy_as_of": date(2027, 2, 1), "policy_default_jurisdiction": "DE"}
+    )
     with FakeProvider() as fake, serving(rehearsal, admin_key) as live:
         publish(live, "deployment", "fake-us", deployment(fake.url, region="us-east-1"))
         publish(live, "deployment", "fake-eu", deployment(fake.url, region="eu-central-1"))
@@ -156,6 +159,19 @@ def test_eu_personal_data_with_no_eu_deployment_is_refused_and_says_why(
     assert "eu-central-1" in message
     assert "fake-us (us-east-1)" in message
     assert len(fake.calls) == before
+
+
+def test_a_call_naming_no_jurisdiction_takes_the_default(
+    served: tuple[LiveServer, FakeProvider, httpx.Client],
+) -> None:
+    live, _fake, client = served
+    headers = {"X-Aifactory-Surface": "chat", "X-Aifactory-Data-Categories": "personal_data"}
+    body = {"model": "support", "messages": [{"role": "user", "content": "hello"}]}
+    answer = client.post("/v1/chat/completions", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert "x-aifactory-disclosure" in answer.headers  # the AI Act's Art. 50 applies in DE
+    entry = ledger_event(live, f"run:{answer.headers['x-aifactory-run-id']}", "run.ok")["data"]
+    assert (entry["jurisdiction"], entry["deployment"]) == ("DE", "fake-eu")
 
 
 def test_every_decision_verifies_from_the_ledger(

@@ -105,6 +105,13 @@ class Settings(BaseSettings):
         description='Date track per pack family, e.g. `{"eu-ai-act": "omnibus"}` (JSON in the '
         "environment); a family not named uses its pack's `default_track`.",
     )
+    policy_default_jurisdiction: str | None = Field(
+        default=None,
+        pattern=r"^(EU|EEA|[A-Z]{2}(-[A-Z0-9]{1,3})?)$",
+        description="The jurisdiction of a gateway call that names none (`EU`, `DE`, `US-CO`). Unset: "
+        "such calls are outside every jurisdiction-scoped pack (only packs without a jurisdiction "
+        "scope apply).",
+    )
     policy_as_of: date | None = Field(
         default=None,
         description="Decide every call as if today were this date (`2027-01-01`): a staging instance "

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -299,6 +299,11 @@ class Gateway:
         )
         return self.enforcement.call(decision, call.constraints, call.subject, run.id, request)
 
+    def _located(self, call: CallContext) -> CallContext:
+        """The call with `policy_default_jurisdiction` when it names no jurisdiction of its own."""
+        default = self.settings.policy_default_jurisdiction
+        return call if call.jurisdiction or default is None else replace(call, jurisdiction=default)
+
     def _decision_time(self) -> datetime:
         """Now, or now's time of day on the rehearsal date `policy_as_of`."""
         now = datetime.now(UTC)
@@ -410,6 +415,7 @@ class Gateway:
     ) -> tuple[ChatRequest, _Call] | _Canned:
         """The request as it will be sent (restricted, guarded, with its output limit), admitted; or
         a kill switch's canned reply. A refusal is recorded."""
+        call = self._located(call)
         run = self._run(request.model, "chat", call, stream)
         try:
             policy = self._policy(call, run, request)
@@ -478,6 +484,7 @@ class Gateway:
         self, request: EmbeddingRequest, call: CallContext
     ) -> tuple[EmbeddingResponse, RunRecord]:
         """Embeddings through the route named by `request.model`."""
+        call = self._located(call)
         run = self._run(request.model, "embeddings", call, stream=False)
         try:
             policy = self._policy(call, run, request)
