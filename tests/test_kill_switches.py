@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from aifactory.cli.main import app as cli_app
 from aifactory.errors import InvalidInputError, NotFoundError
 from aifactory.gateway.types import ChatRequest
-from aifactory.policy.restriction import apply_restriction, canned_response
+from aifactory.policy.restriction import canned_response, restrict_tools
 from aifactory.policy.switch_records import Restriction, SwitchIn
 from aifactory.runtime import Runtime
 from aifactory.settings import Settings
@@ -125,17 +125,17 @@ def test_restriction_levels_strip_tools() -> None:
         ),
     }
     request = _request(tool_choice={"type": "function", "function": {"name": "refund"}})
-    full = apply_restriction(request, Restriction(), specs.get)
+    full = restrict_tools(request, Restriction().level, specs.get)
     assert full is request
-    no_write = apply_restriction(request, Restriction("no_write_tools"), specs.get)
+    no_write = restrict_tools(request, Restriction("no_write_tools").level, specs.get)
     assert isinstance(no_write, ChatRequest)
     assert [t["function"]["name"] for t in no_write.tools or []] == ["lookup"]  # unknown: removed
     assert no_write.tool_choice == "auto"
-    none = apply_restriction(request, Restriction("no_tools"), specs.get)
+    none = restrict_tools(request, Restriction("no_tools").level, specs.get)
     assert isinstance(none, ChatRequest)
     assert "tools" not in none.upstream_body("m")
     assert "tool_choice" not in none.upstream_body("m")
-    switched = apply_restriction(request, Restriction(), specs.get, {"lookup"})
+    switched = restrict_tools(request, Restriction().level, specs.get, {"lookup"})
     assert isinstance(switched, ChatRequest)
     assert [t["function"]["name"] for t in switched.tools or []] == ["refund", "mystery"]
     canned = canned_response(Restriction("canned_reply", "Sorry."))

@@ -17,7 +17,7 @@ from aifactory.gateway.types import ChatRequest, ChatResponse, Delta, StreamEnd,
 from aifactory.policy.switch_records import Restriction
 from aifactory.policy.tool_specs import ToolSpec
 
-__all__ = ["apply_restriction", "canned_response", "canned_stream", "check_not_stopped", "restrict_tools"]
+__all__ = ["canned_response", "canned_stream", "check_not_stopped", "restrict_tools"]
 
 ToolLookup = Callable[[str], ToolSpec | None]
 
@@ -31,18 +31,6 @@ def check_not_stopped(restriction: Restriction) -> None:
         f"kill switch {switch.id} is off: {switch.reason}",
         switch={"id": switch.id, "level": switch.level, "reason": switch.reason, "actor": switch.actor},
     )
-
-
-def apply_restriction(
-    request: ChatRequest, restriction: Restriction, tools: ToolLookup, disabled: Collection[str] = ()
-) -> ChatRequest | ChatResponse:
-    """The request as it may be sent, or, at `canned_reply`, the answer to give instead of calling a
-    model; `StoppedError` at `off`. `tools` looks registered tools up by name; `disabled` names the
-    tools a kill switch disables."""
-    check_not_stopped(restriction)
-    if restriction.level == "canned_reply":
-        return canned_response(restriction)
-    return restrict_tools(request, restriction.level, tools, disabled)
 
 
 def restrict_tools(
