@@ -13,7 +13,7 @@ from typing import Protocol
 
 from aifactory.errors import PolicyDeniedError
 from aifactory.gateway.routing import Constraints
-from aifactory.policy.decision import Decision, Obligations, Reason, RequestContext, intersect
+from aifactory.policy.decision import Decision, Reason, RequestContext, intersect
 
 __all__ = ["Decider", "Governed", "denial", "govern"]
 
@@ -34,11 +34,6 @@ class Governed:
     constraints: Constraints
     max_tokens: int | None
     max_cost: Decimal | None
-
-    @property
-    def obligations(self) -> Obligations:
-        """The decision's merged obligations."""
-        return self.decision.obligations
 
 
 def govern(decision: Decision, base: Constraints, excluded: frozenset[str] = frozenset()) -> Governed:

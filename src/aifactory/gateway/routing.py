@@ -14,7 +14,7 @@ from decimal import Decimal
 from aifactory.gateway.reliability import LatencyStats
 from aifactory.gateway.specs import Candidate, DeploymentSpec, RouteSpec
 
-__all__ = ["Constraints", "order_candidates"]
+__all__ = ["Constraints", "order_candidates", "served_candidates"]
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,8 @@ def order_candidates(
     rng = rng or _RNG
     allowed = [
         c
-        for c in route.candidates
-        if c.deployment in deployments
-        and deployments[c.deployment].operation == route.operation
-        and constraints.allows(c.deployment, deployments[c.deployment])
+        for c in served_candidates(route, deployments)
+        if constraints.allows(c.deployment, deployments[c.deployment])
     ]
     if route.strategy == "weighted":
         allowed = _weighted_order(allowed, rng)
@@ -78,6 +76,15 @@ def order_candidates(
     elif route.strategy == "lowest_latency":
         allowed = _power_of_two(allowed, latency, rng)
     return [c.deployment for c in allowed]
+
+
+def served_candidates(route: RouteSpec, deployments: Mapping[str, DeploymentSpec]) -> list[Candidate]:
+    """The route's candidates whose deployment is served and serves the route's operation."""
+    return [
+        c
+        for c in route.candidates
+        if c.deployment in deployments and deployments[c.deployment].operation == route.operation
+    ]
 
 
 def _weighted_order(candidates: list[Candidate], rng: random.Random) -> list[Candidate]:

@@ -32,7 +32,7 @@ from aifactory.gateway.payloads import Transcript, chat_payload, embedding_paylo
 from aifactory.gateway.provider import Model
 from aifactory.gateway.providers._upstream import Transport
 from aifactory.gateway.reliability import Breaking, CircuitBreaker, Fallback, LatencyStats, Measured, Retrying
-from aifactory.gateway.routing import Constraints, order_candidates
+from aifactory.gateway.routing import Constraints, order_candidates, served_candidates
 from aifactory.gateway.runs import RunRecord, RunWriter, subject_hash
 from aifactory.gateway.snapshot import Snapshot, load_snapshot
 from aifactory.gateway.specs import DeploymentSpec, RouteSpec
@@ -244,13 +244,8 @@ class Gateway:
         """Why no deployment of the route may take the call: kill switches (503), the policy's
         regions or model tags (403), or the route itself (400)."""
         deployments = self.snapshot.deployments
-        usable = [
-            c.deployment
-            for c in route.candidates
-            if c.deployment in deployments
-            and deployments[c.deployment].operation == route.operation
-            and deployments[c.deployment].status != "retired"
-        ]
+        served = served_candidates(route, deployments)
+        usable = [c.deployment for c in served if deployments[c.deployment].status != "retired"]
         if not usable:
             return InvalidInputError(f"route {alias!r} has no usable deployment (retired or missing)")
         if set(usable) <= constraints.excluded:
