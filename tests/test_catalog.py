@@ -8,6 +8,9 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
+from aifactory.catalog import ApprovalGate, Catalog
+from aifactory.errors import ConfigurationError
+from aifactory.runtime import Runtime
 from conftest import LiveServer
 
 
@@ -38,26 +41,26 @@ def team(live_server: LiveServer) -> dict[str, httpx.Client]:
 
 def test_versions_are_content_addressed_and_immutable(team: dict[str, httpx.Client]) -> None:
     alice = team["alice"]
-    assert alice.post("/v1/assets", json={"kind": "prompt", "name": "faq"}).status_code == 201
-    first = alice.post("/v1/assets/prompt:faq/versions", json={"content": {"b": 1, "a": [1, 2]}}).json()
-    same = alice.post("/v1/assets/prompt:faq/versions", json={"content": {"a": [1, 2], "b": 1}}).json()
+    assert alice.post("/v1/assets", json={"kind": "runbook", "name": "faq"}).status_code == 201
+    first = alice.post("/v1/assets/runbook:faq/versions", json={"content": {"b": 1, "a": [1, 2]}}).json()
+    same = alice.post("/v1/assets/runbook:faq/versions", json={"content": {"a": [1, 2], "b": 1}}).json()
     assert first["created"] is True
     assert same["created"] is False
     assert same["number"] == first["number"] == 1
     assert same["content_hash"] == first["content_hash"]
-    second = alice.post("/v1/assets/prompt:faq/versions", json={"content": {"b": 2}, "message": "m"}).json()
+    second = alice.post("/v1/assets/runbook:faq/versions", json={"content": {"b": 2}, "message": "m"}).json()
     assert second["number"] == 2
-    listed = alice.get("/v1/assets/prompt:faq/versions").json()
+    listed = alice.get("/v1/assets/runbook:faq/versions").json()
     assert [v["number"] for v in listed] == [1, 2]
 
 
 def test_nobody_approves_their_own_version(team: dict[str, httpx.Client], live_server: LiveServer) -> None:
     alice = team["alice"]
-    alice.post("/v1/assets", json={"kind": "prompt", "name": "own"}).raise_for_status()
-    alice.post("/v1/assets/prompt:own/versions", json={"content": {"x": 1}}).raise_for_status()
+    alice.post("/v1/assets", json={"kind": "runbook", "name": "own"}).raise_for_status()
+    alice.post("/v1/assets/runbook:own/versions", json={"content": {"x": 1}}).raise_for_status()
     admin = live_server.client()
-    admin.post("/v1/assets/prompt:own/versions", json={"content": {"x": 2}}).raise_for_status()
-    refused = admin.post("/v1/assets/prompt:own/versions/2/approvals", json={})
+    admin.post("/v1/assets/runbook:own/versions", json={"content": {"x": 2}}).raise_for_status()
+    refused = admin.post("/v1/assets/runbook:own/versions/2/approvals", json={})
     assert refused.status_code == 403
     assert "no-self-approval" in refused.json()["policies"]
     assert "permission.denied" in _ledger_types(live_server)
@@ -89,18 +92,18 @@ def test_approval_is_for_one_exact_version(team: dict[str, httpx.Client]) -> Non
 
 def test_labels_move_remove_and_keep_history(team: dict[str, httpx.Client], live_server: LiveServer) -> None:
     alice = team["alice"]
-    alice.post("/v1/assets", json={"kind": "prompt", "name": "lab"}).raise_for_status()
+    alice.post("/v1/assets", json={"kind": "runbook", "name": "lab"}).raise_for_status()
     for n in (1, 2):
-        alice.post("/v1/assets/prompt:lab/versions", json={"content": {"n": n}}).raise_for_status()
-    assert alice.put("/v1/assets/prompt:lab/labels/staging", json={"version": 1}).status_code == 200
-    assert alice.put("/v1/assets/prompt:lab/labels/staging", json={"version": 1}).status_code == 409
-    assert alice.put("/v1/assets/prompt:lab/labels/staging", json={"version": 2}).status_code == 200
-    assert alice.delete("/v1/assets/prompt:lab/labels/staging", params={"reason": "done"}).status_code == 200
-    assert alice.delete("/v1/assets/prompt:lab/labels/staging").status_code == 404
-    assert alice.get("/v1/assets/prompt:lab").json()["labels"] == {}
-    history = alice.get("/v1/assets/prompt:lab/history").json()
+        alice.post("/v1/assets/runbook:lab/versions", json={"content": {"n": n}}).raise_for_status()
+    assert alice.put("/v1/assets/runbook:lab/labels/staging", json={"version": 1}).status_code == 200
+    assert alice.put("/v1/assets/runbook:lab/labels/staging", json={"version": 1}).status_code == 409
+    assert alice.put("/v1/assets/runbook:lab/labels/staging", json={"version": 2}).status_code == 200
+    assert alice.delete("/v1/assets/runbook:lab/labels/staging", params={"reason": "done"}).status_code == 200
+    assert alice.delete("/v1/assets/runbook:lab/labels/staging").status_code == 404
+    assert alice.get("/v1/assets/runbook:lab").json()["labels"] == {}
+    history = alice.get("/v1/assets/runbook:lab/history").json()
     assert [(h["from_version"], h["to_version"]) for h in history] == [(None, 1), (1, 2), (2, None)]
-    asset_id = alice.get("/v1/assets/prompt:lab").json()["id"]
+    asset_id = alice.get("/v1/assets/runbook:lab").json()["id"]
     time.sleep(0.3)
     entries = live_server.client().get("/v1/ledger/entries").json()["entries"]
     moves = [e for e in entries if e["event"]["type"] == "asset.label_moved"]
@@ -109,9 +112,9 @@ def test_labels_move_remove_and_keep_history(team: dict[str, httpx.Client], live
 
 def test_invalid_label_and_unknown_version_are_refused(team: dict[str, httpx.Client]) -> None:
     alice = team["alice"]
-    alice.post("/v1/assets", json={"kind": "prompt", "name": "bad"}).raise_for_status()
-    assert alice.put("/v1/assets/prompt:bad/labels/Prod!", json={"version": 1}).status_code == 422
-    missing = alice.put("/v1/assets/prompt:bad/labels/staging", json={"version": 9})
+    alice.post("/v1/assets", json={"kind": "runbook", "name": "bad"}).raise_for_status()
+    assert alice.put("/v1/assets/runbook:bad/labels/Prod!", json={"version": 1}).status_code == 422
+    missing = alice.put("/v1/assets/runbook:bad/labels/staging", json={"version": 9})
     assert missing.status_code == 404
     assert "version 9" in missing.json()["detail"]
 
@@ -120,7 +123,7 @@ def test_auditors_read_but_do_not_write(team: dict[str, httpx.Client], live_serv
     dan = team["dan"]
     assert dan.get("/v1/assets").status_code == 200
     assert dan.get("/v1/ledger/checkpoint").status_code == 200
-    denied = dan.post("/v1/assets", json={"kind": "prompt", "name": "nope"})
+    denied = dan.post("/v1/assets", json={"kind": "runbook", "name": "nope"})
     assert denied.status_code == 403
     assert "default deny" in denied.json()["detail"]
 
@@ -138,3 +141,22 @@ def test_assets_past_review_are_due(team: dict[str, httpx.Client]) -> None:
     assert reviewed.status_code == 200
     assert reviewed.json()["review_by"] > date.today().isoformat()
     assert alice.get("/v1/assets", params={"due": "true"}).json() == []
+
+
+def test_the_gate_policy_is_per_label_and_kind(runtime: Runtime) -> None:
+    catalog = Catalog(
+        runtime.db,
+        runtime.ledger,
+        [ApprovalGate()],
+        review_days=30,
+        label_gates={"production": ["approval"], "runbook:production": [], "runbook:staging": ["approval"]},
+    )
+    assert catalog.gates_for("route", "production") == ("approval",)
+    assert catalog.gates_for("runbook", "production") == ()
+    assert catalog.gates_for("runbook", "staging") == ("approval",)
+    assert catalog.gates_for("route", "staging") == ()
+
+
+def test_a_gate_policy_naming_an_unknown_gate_stops_the_start(runtime: Runtime) -> None:
+    with pytest.raises(ConfigurationError, match="unknown gate\\(s\\) freeze; registered gates: approval"):
+        Catalog(runtime.db, runtime.ledger, [ApprovalGate()], review_days=30, label_gates={"x": ["freeze"]})

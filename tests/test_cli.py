@@ -81,19 +81,19 @@ def test_promotion_needs_approval_by_a_second_principal(local: str, tmp_path: Pa
     content = tmp_path / "greet.yaml"
     content.write_text("template: 'Hello {name}'\nmax_tokens: 50\n")
     assert (
-        ok_json("assets", "create", "prompt", "greet", "--description", "Greets", key=admin)["name"]
+        ok_json("assets", "create", "runbook", "greet", "--description", "Greets", key=admin)["name"]
         == "greet"
     )
-    pushed = cli("assets", "push", "prompt:greet", str(content), "-m", "first", key=admin)
+    pushed = cli("assets", "push", "runbook:greet", str(content), "-m", "first", key=admin)
     assert pushed.exit_code == 0
     assert "created version 1" in pushed.stdout
     same = tmp_path / "same.json"
     same.write_text(json.dumps({"max_tokens": 50, "template": "Hello {name}"}))
-    repeat = cli("assets", "push", "prompt:greet", str(same), key=admin)
+    repeat = cli("assets", "push", "runbook:greet", str(same), key=admin)
     assert repeat.exit_code == 0
     assert "already version 1" in repeat.stdout
 
-    refused = cli("assets", "promote", "prompt:greet", "1", "--label", "production", key=admin)
+    refused = cli("assets", "promote", "runbook:greet", "1", "--label", "production", key=admin)
     assert refused.exit_code == 1
     assert refused.stderr.startswith("error: cannot move 'production'")
     assert "unmet: approval: version 1 has 0 approval(s)" in refused.stderr
@@ -101,33 +101,33 @@ def test_promotion_needs_approval_by_a_second_principal(local: str, tmp_path: Pa
 
     ok_json("principals", "create", "rita", "--kind", "person", "--role", "reviewer", key=admin)
     rita = ok_json("keys", "create", "--name", "rita laptop", "--principal", "rita", key=admin)["key"]
-    own = cli("assets", "approve", "prompt:greet", "1", key=admin)
+    own = cli("assets", "approve", "runbook:greet", "1", key=admin)
     assert own.exit_code == 1
     assert "error:" in own.stderr
     assert (
-        ok_json("assets", "approve", "prompt:greet", "1", "--comment", "fine", key=rita)["comment"] == "fine"
+        ok_json("assets", "approve", "runbook:greet", "1", "--comment", "fine", key=rita)["comment"] == "fine"
     )
-    promoted = cli("assets", "promote", "prompt:greet", "1", "--label", "production", key=admin)
+    promoted = cli("assets", "promote", "runbook:greet", "1", "--label", "production", key=admin)
     assert promoted.exit_code == 0, promoted.output
-    shown = ok_json("assets", "show", "prompt:greet", key=admin)
+    shown = ok_json("assets", "show", "runbook:greet", key=admin)
     assert shown["labels"] == {"production": 1}
     assert [v["number"] for v in shown["versions"]] == [1]
-    history = ok_json("assets", "history", "prompt:greet", key=admin)
+    history = ok_json("assets", "history", "runbook:greet", key=admin)
     assert [(m["label"], m["to_version"]) for m in history] == [("production", 1)]
-    assert cli("assets", "show", "prompt:greet", key=admin).exit_code == 0
+    assert cli("assets", "show", "runbook:greet", key=admin).exit_code == 0
 
 
 def test_json_errors_are_problems(local: str) -> None:
-    result = cli("assets", "show", "prompt:missing", "--json", key=local)
+    result = cli("assets", "show", "runbook:missing", "--json", key=local)
     assert result.exit_code == 1
     problem = json.loads(result.stdout)
     assert (problem["status"], problem["title"]) == (404, "Not found")
-    assert "prompt:missing" in problem["detail"]
+    assert "runbook:missing" in problem["detail"]
 
 
 def test_usage_errors_exit_2(local: str) -> None:
-    assert cli("assets", "create", "prompt", key=local).exit_code == 2
-    bad_date = cli("assets", "create", "prompt", "p", "--review-by", "soon", key=local)
+    assert cli("assets", "create", "runbook", key=local).exit_code == 2
+    bad_date = cli("assets", "create", "runbook", "p", "--review-by", "soon", key=local)
     assert bad_date.exit_code == 2
     assert "ISO date" in bad_date.output
 
@@ -221,11 +221,11 @@ def test_an_uninitialised_data_dir_says_to_run_init(monkeypatch: pytest.MonkeyPa
 
 def test_remote_mode_talks_to_the_server(remote: LiveServer) -> None:
     assert ok_json("teams", "create", "remote-team")["name"] == "remote-team"
-    assert ok_json("assets", "create", "prompt", "hello")["kind"] == "prompt"
-    assert [a["name"] for a in ok_json("assets", "list", "--kind", "prompt")] == ["hello"]
-    missing = cli("assets", "show", "prompt:missing")
+    assert ok_json("assets", "create", "runbook", "hello")["kind"] == "runbook"
+    assert [a["name"] for a in ok_json("assets", "list", "--kind", "runbook")] == ["hello"]
+    missing = cli("assets", "show", "runbook:missing")
     assert missing.exit_code == 1
-    assert "error: no asset 'prompt:missing'" in missing.stderr
+    assert "error: no asset 'runbook:missing'" in missing.stderr
     assert "request id:" in missing.stderr
 
 

@@ -45,34 +45,34 @@ async def _second_principal_key(admin: AsyncClient, name: str, role: str) -> str
 def test_release_flow_needs_a_second_person(live_server: LiveServer) -> None:
     async def flow(admin: AsyncClient) -> None:
         team = await admin.teams.create("ml")
-        asset = await admin.assets.create("prompt", "greet", steward_team="ml", description="Say hi")
-        assert (asset.kind, asset.steward_team_id, asset.labels) == ("prompt", team.id, {})
-        first = await admin.assets.push("prompt:greet", {"template": "hi {name}"}, "first")
+        asset = await admin.assets.create("runbook", "greet", steward_team="ml", description="Say hi")
+        assert (asset.kind, asset.steward_team_id, asset.labels) == ("runbook", team.id, {})
+        first = await admin.assets.push("runbook:greet", {"template": "hi {name}"}, "first")
         again = await admin.assets.push(asset.id, {"template": "hi {name}"})
         assert (first.number, first.created, again.number, again.created) == (1, True, 1, False)
 
         with pytest.raises(GateRefusedError) as refused:
-            await admin.assets.move_label("prompt:greet", "production", 1)
+            await admin.assets.move_label("runbook:greet", "production", 1)
         assert "approval" in refused.value.extra["unmet"][0]
         assert refused.value.extra["request_id"]
         assert refused.value.detail.startswith("cannot move 'production'")
 
         rita_key = await _second_principal_key(admin, "rita", "reviewer")
         async with AsyncClient(admin.base_url, rita_key) as rita:
-            approval = await rita.assets.approve("prompt:greet", 1, "looks right")
+            approval = await rita.assets.approve("runbook:greet", 1, "looks right")
         assert approval.comment == "looks right"
-        move = await admin.assets.move_label("prompt:greet", "production", 1, "release")
+        move = await admin.assets.move_label("runbook:greet", "production", 1, "release")
         assert (move.from_version, move.to_version, move.reason) == (None, 1, "release")
-        assert (await admin.assets.get("prompt:greet")).labels == {"production": 1}
-        assert [v.number for v in await admin.assets.versions("prompt:greet")] == [1]
-        assert (await admin.assets.version("prompt:greet", 1)).content == {"template": "hi {name}"}
+        assert (await admin.assets.get("runbook:greet")).labels == {"production": 1}
+        assert [v.number for v in await admin.assets.versions("runbook:greet")] == [1]
+        assert (await admin.assets.version("runbook:greet", 1)).content == {"template": "hi {name}"}
 
-        removed = await admin.assets.remove_label("prompt:greet", "production", "pause")
+        removed = await admin.assets.remove_label("runbook:greet", "production", "pause")
         assert (removed.from_version, removed.to_version) == (1, None)
-        assert [m.to_version for m in await admin.assets.history("prompt:greet")] == [1, None]
-        reviewed = await admin.assets.review("prompt:greet", comment="still needed")
+        assert [m.to_version for m in await admin.assets.history("runbook:greet")] == [1, None]
+        reviewed = await admin.assets.review("runbook:greet", comment="still needed")
         assert reviewed.review_by > asset.created_at.date()
-        assert [a.name for a in await admin.assets.list(kind="prompt")] == ["greet"]
+        assert [a.name for a in await admin.assets.list(kind="runbook")] == ["greet"]
         assert await admin.assets.list(due=True) == []
 
     run(live_server, flow)
@@ -101,17 +101,17 @@ def test_problems_map_to_the_error_tree(live_server: LiveServer) -> None:
         app_key = await _second_principal_key(admin, "bot", "app")
         async with AsyncClient(admin.base_url, app_key) as bot:
             with pytest.raises(PermissionDeniedError) as denied:
-                await bot.assets.create("prompt", "nope")
+                await bot.assets.create("runbook", "nope")
         assert denied.value.extra["status"] == 403
         async with AsyncClient(admin.base_url, "aif_000000000000_not-a-real-key-at-all") as stranger:
             with pytest.raises(AuthenticationError):
                 await stranger.assets.list()
         with pytest.raises(NotFoundError) as missing:
-            await admin.assets.get("prompt:missing")
-        assert "prompt:missing" in missing.value.detail
-        await admin.assets.create("prompt", "dup")
+            await admin.assets.get("runbook:missing")
+        assert "runbook:missing" in missing.value.detail
+        await admin.assets.create("runbook", "dup")
         with pytest.raises(ConflictError) as duplicate:
-            await admin.assets.create("prompt", "dup")
+            await admin.assets.create("runbook", "dup")
         assert not isinstance(duplicate.value, GateRefusedError)
         with pytest.raises(InvalidInputError) as invalid:
             await admin.principals.create("x", kind="robot", roles=["app"])

@@ -48,7 +48,7 @@ CONFIG = SchemathesisConfig.from_dict(
 _OPENAPI: dict[str, Any] = create_app(Settings(data_dir=Path("unused"))).openapi()
 schema = schemathesis.openapi.from_dict(_OPENAPI, config=CONFIG)
 
-SEED_ASSET = "prompt:seed"
+SEED_ASSET = "runbook:seed"
 """An asset the server fixture creates (with version 1), so generated requests also reach past the
 404 of an unknown ref into the handlers' real work."""
 

@@ -53,10 +53,10 @@ def ledger_size(client: httpx.Client) -> int:
 
 @pytest.fixture
 def admin(live_server: LiveServer) -> httpx.Client:
-    """The admin's client, with one asset `prompt:greet` at version 1."""
+    """The admin's client, with one asset `runbook:greet` at version 1."""
     client = live_server.client()
-    assert client.post("/v1/assets", json={"kind": "prompt", "name": "greet"}).status_code == 201
-    pushed = client.post("/v1/assets/prompt:greet/versions", json={"content": {"t": "hi"}})
+    assert client.post("/v1/assets", json={"kind": "runbook", "name": "greet"}).status_code == 201
+    pushed = client.post("/v1/assets/runbook:greet/versions", json={"content": {"t": "hi"}})
     assert pushed.status_code == 201, pushed.text
     return client
 
@@ -66,7 +66,7 @@ def admin(live_server: LiveServer) -> httpx.Client:
 
 def test_malformed_json_is_400(admin: httpx.Client) -> None:
     response = admin.post(
-        "/v1/assets", content=b'{"kind": "prompt", "name": ', headers={"content-type": "application/json"}
+        "/v1/assets", content=b'{"kind": "runbook", "name": ', headers={"content-type": "application/json"}
     )
     body = assert_problem(response, 400)
     assert "JSON" in body["detail"]
@@ -79,12 +79,12 @@ def test_wrong_types_are_422_naming_each_field(admin: httpx.Client) -> None:
 
 
 def test_missing_field_is_422_naming_it(admin: httpx.Client) -> None:
-    body = assert_problem(admin.post("/v1/assets", json={"kind": "prompt"}), 422)
+    body = assert_problem(admin.post("/v1/assets", json={"kind": "runbook"}), 422)
     assert fields_of(body) == {"name"}
 
 
 def test_wrong_type_in_label_move_names_version(admin: httpx.Client) -> None:
-    response = admin.put("/v1/assets/prompt:greet/labels/staging", json={"version": "latest"})
+    response = admin.put("/v1/assets/runbook:greet/labels/staging", json={"version": "latest"})
     assert "version" in fields_of(assert_problem(response, 422))
 
 
@@ -94,7 +94,7 @@ def test_unknown_field_is_refused(admin: httpx.Client) -> None:
 
 
 def test_body_that_is_not_an_object_is_422(admin: httpx.Client) -> None:
-    assert_problem(admin.post("/v1/assets", json=["prompt", "greet"]), 422)
+    assert_problem(admin.post("/v1/assets", json=["runbook", "greet"]), 422)
 
 
 def test_out_of_range_query_is_422(admin: httpx.Client) -> None:
@@ -103,7 +103,7 @@ def test_out_of_range_query_is_422(admin: httpx.Client) -> None:
 
 
 def test_huge_version_number_is_4xx(admin: httpx.Client) -> None:
-    response = admin.put("/v1/assets/prompt:greet/labels/staging", json={"version": 2**70})
+    response = admin.put("/v1/assets/runbook:greet/labels/staging", json={"version": 2**70})
     assert 400 <= response.status_code < 500, response.text
     assert_problem(response, response.status_code)
 
@@ -114,9 +114,9 @@ def test_huge_version_number_is_4xx(admin: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("GET", "/v1/assets/prompt:nothing"),
-        ("GET", "/v1/assets/prompt:greet/versions/99"),
-        ("POST", "/v1/assets/prompt:nothing/versions"),
+        ("GET", "/v1/assets/runbook:nothing"),
+        ("GET", "/v1/assets/runbook:greet/versions/99"),
+        ("POST", "/v1/assets/runbook:nothing/versions"),
         ("GET", "/v1/principals/nobody"),
         ("POST", "/v1/keys/nokey/revoke"),
         ("GET", "/v1/ledger/entries/999999"),
@@ -151,7 +151,7 @@ def test_malformed_key_is_401_problem(live_server: LiveServer) -> None:
 
 def _oversize(live_server: LiveServer) -> bytes:
     padding = "x" * live_server.settings.max_body_bytes
-    return f'{{"kind": "prompt", "name": "big", "description": "{padding}"}}'.encode()
+    return f'{{"kind": "runbook", "name": "big", "description": "{padding}"}}'.encode()
 
 
 def test_oversize_body_with_content_length_is_413(live_server: LiveServer, admin: httpx.Client) -> None:
@@ -160,7 +160,7 @@ def test_oversize_body_with_content_length_is_413(live_server: LiveServer, admin
     )
     body = assert_problem(response, 413)
     assert "AIFACTORY_MAX_BODY_BYTES" in body["detail"]
-    assert_problem(admin.get("/v1/assets/prompt:big"), 404)
+    assert_problem(admin.get("/v1/assets/runbook:big"), 404)
 
 
 def test_oversize_chunked_body_without_content_length_is_413(
@@ -178,7 +178,7 @@ def test_oversize_chunked_body_without_content_length_is_413(
     assert "content-length" not in request.headers
     assert request.headers["transfer-encoding"] == "chunked"
     assert_problem(admin.send(request), 413)
-    assert_problem(admin.get("/v1/assets/prompt:big"), 404)
+    assert_problem(admin.get("/v1/assets/runbook:big"), 404)
 
 
 # --- invalid labels and NUL characters --------------------------------------------------------------
@@ -186,28 +186,28 @@ def test_oversize_chunked_body_without_content_length_is_413(
 
 @pytest.mark.parametrize("label", ["Production", "prod!", "-x", "a" * 65])
 def test_invalid_label_names_the_rule(admin: httpx.Client, label: str) -> None:
-    response = admin.put(f"/v1/assets/prompt:greet/labels/{label}", json={"version": 1})
+    response = admin.put(f"/v1/assets/runbook:greet/labels/{label}", json={"version": 1})
     body = assert_problem(response, 422)
     assert "path.label" in fields_of(body)
     assert LABEL_PATTERN in body["detail"]
 
 
 def test_nul_in_body_is_refused(admin: httpx.Client) -> None:
-    response = admin.post("/v1/assets", json={"kind": "prompt", "name": "nul", "description": "a\x00b"})
+    response = admin.post("/v1/assets", json={"kind": "runbook", "name": "nul", "description": "a\x00b"})
     body = assert_problem(response, 422)
     assert "NUL" in body["detail"]
-    assert_problem(admin.get("/v1/assets/prompt:nul"), 404)
+    assert_problem(admin.get("/v1/assets/runbook:nul"), 404)
 
 
 def test_nul_in_version_content_is_refused(admin: httpx.Client) -> None:
-    response = admin.post("/v1/assets/prompt:greet/versions", json={"content": {"k\x00": "v"}})
+    response = admin.post("/v1/assets/runbook:greet/versions", json={"content": {"k\x00": "v"}})
     assert "NUL" in assert_problem(response, 422)["detail"]
 
 
 def test_nul_in_path_and_query_is_refused(admin: httpx.Client) -> None:
-    assert_problem(admin.get("/v1/assets/prompt:gr%00eet"), 422)
+    assert_problem(admin.get("/v1/assets/runbook:gr%00eet"), 422)
     assert_problem(admin.get("/v1/assets", params={"kind": "pro\x00mpt"}), 422)
-    assert_problem(admin.delete("/v1/assets/prompt:greet/labels/staging", params={"reason": "a\x00"}), 422)
+    assert_problem(admin.delete("/v1/assets/runbook:greet/labels/staging", params={"reason": "a\x00"}), 422)
 
 
 # --- request ids ------------------------------------------------------------------------------------
@@ -228,21 +228,21 @@ def test_unsafe_request_id_is_replaced(admin: httpx.Client) -> None:
 
 def test_refused_duplicate_leaves_no_ledger_entry(admin: httpx.Client) -> None:
     before = ledger_size(admin)
-    body = assert_problem(admin.post("/v1/assets", json={"kind": "prompt", "name": "greet"}), 409)
+    body = assert_problem(admin.post("/v1/assets", json={"kind": "runbook", "name": "greet"}), 409)
     assert "greet" in body["detail"]
     assert ledger_size(admin) == before
-    assert len(admin.get("/v1/assets", params={"kind": "prompt"}).json()) == 1
+    assert len(admin.get("/v1/assets", params={"kind": "runbook"}).json()) == 1
 
 
 def test_refused_promotion_moves_nothing_and_records_only_the_refusal(admin: httpx.Client) -> None:
     before = ledger_size(admin)
-    body = assert_problem(admin.put("/v1/assets/prompt:greet/labels/production", json={"version": 1}), 409)
+    body = assert_problem(admin.put("/v1/assets/runbook:greet/labels/production", json={"version": 1}), 409)
     assert body["unmet"], body
     after = ledger_size(admin)
     new = admin.get("/v1/ledger/entries", params={"start": before, "end": after}).json()["entries"]
     assert [entry["event"]["type"] for entry in new] == ["asset.label_move_refused"]
-    assert admin.get("/v1/assets/prompt:greet").json()["labels"] == {}
-    assert admin.get("/v1/assets/prompt:greet/history").json() == []
+    assert admin.get("/v1/assets/runbook:greet").json()["labels"] == {}
+    assert admin.get("/v1/assets/runbook:greet/history").json() == []
 
 
 def test_invalid_write_leaves_no_entry(admin: httpx.Client) -> None:
@@ -250,7 +250,7 @@ def test_invalid_write_leaves_no_entry(admin: httpx.Client) -> None:
     assert_problem(
         admin.post("/v1/principals", json={"name": "x", "kind": "person", "roles": ["wizard"]}), 400
     )
-    assert_problem(admin.post("/v1/assets", json={"kind": "prompt", "name": "z", "owner": "nobody"}), 400)
+    assert_problem(admin.post("/v1/assets", json={"kind": "runbook", "name": "z", "owner": "nobody"}), 400)
     assert ledger_size(admin) == before
     assert_problem(admin.get("/v1/principals/x"), 404)
-    assert_problem(admin.get("/v1/assets/prompt:z"), 404)
+    assert_problem(admin.get("/v1/assets/runbook:z"), 404)

@@ -87,7 +87,7 @@ def test_revocation_reaches_every_replica(settings: Settings, admin_key: str) ->
         for url in (a, b):
             for n in range(5):
                 httpx.post(
-                    f"{url}/v1/assets", json={"kind": "prompt", "name": f"p{n}-{url[-5:]}"}, headers=admin
+                    f"{url}/v1/assets", json={"kind": "runbook", "name": f"p{n}-{url[-5:]}"}, headers=admin
                 ).raise_for_status()
         time.sleep(1.5)
         entries = httpx.get(f"{a}/v1/ledger/entries", headers=admin).json()
@@ -96,7 +96,7 @@ def test_revocation_reaches_every_replica(settings: Settings, admin_key: str) ->
         prompts = [
             e
             for e in entries["entries"]
-            if e["event"]["type"] == "asset.created" and e["event"]["data"]["kind"] == "prompt"
+            if e["event"]["type"] == "asset.created" and e["event"]["data"]["kind"] == "runbook"
         ]
         assert len(prompts) == 10
         assert "key.revoked" in types

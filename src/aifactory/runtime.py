@@ -99,7 +99,7 @@ class Runtime:
             ledger,
             collect(self.plugins, "aifactory_register_gates"),
             review_days=settings.review_days,
-            protected_labels=settings.protected_labels,
+            label_gates=settings.label_gates,
             kinds=dict(collect(self.plugins, "aifactory_register_asset_kinds")),
         )
         extra = collect(self.plugins, "aifactory_register_permission_policies")

@@ -86,9 +86,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Days after registration (or last review) before a catalog asset is due for review.",
     )
-    protected_labels: tuple[str, ...] = Field(
-        default=("production",),
-        description="Labels whose moves need the approval gate (JSON list in the environment).",
+    label_gates: dict[str, tuple[str, ...]] = Field(
+        default={"production": ("approval",)},
+        description="The gate policy of label moves: `label` or `kind:label` -> the gates a move to it "
+        "must pass (`kind:label` wins over `label`; a label not named needs none). JSON object in the "
+        "environment.",
     )
     gateway_label: str = Field(
         default="production",

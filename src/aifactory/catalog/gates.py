@@ -1,7 +1,7 @@
 """Gates: the checks a label move must pass. Each returns every condition it finds unmet.
 
 Gates are plugins (hook `aifactory_register_gates`); the approval gate is the first built-in.
-Later gates (eval records, canary health, open incidents) plug in the same way.
+Which gates a move must pass is the catalog's gate policy (setting `label_gates`), per label and kind.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from sqlalchemy import Connection
 
 from aifactory.catalog.records import Approval, Asset, AssetVersion
 
@@ -25,7 +27,9 @@ class MoveContext:
     actor_id: str
     current: int | None
     approvals: Sequence[Approval]
-    protected_labels: frozenset[str]
+    conn: Connection
+    """The move's own transaction: a gate reads through `aifactory.store` row functions with it, so
+    what it checks is what the move commits against."""
 
 
 class Gate(Protocol):
@@ -39,14 +43,12 @@ class Gate(Protocol):
 
 
 class ApprovalGate:
-    """Protected labels need approval by someone other than the author (two for critical assets)."""
+    """Approval by someone other than the author (two for critical assets)."""
 
     name = "approval"
 
     def unmet(self, ctx: MoveContext) -> list[str]:
         """Ask for the missing approvals of this exact version."""
-        if ctx.label not in ctx.protected_labels:
-            return []
         needed = 2 if ctx.asset.critical else 1
         approvers = {a.approver_id for a in ctx.approvals if a.approver_id != ctx.version.author_id}
         if len(approvers) >= needed:

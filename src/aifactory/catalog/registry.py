@@ -24,6 +24,7 @@ from aifactory.catalog.records import (
     LabelMove,
 )
 from aifactory.errors import (
+    ConfigurationError,
     ConflictError,
     GateRefusedError,
     InvalidInputError,
@@ -61,16 +62,16 @@ class Catalog:
         gates: Sequence[Gate],
         *,
         review_days: int,
-        protected_labels: Sequence[str],
+        label_gates: Mapping[str, Sequence[str]],
         kinds: Mapping[str, ContentValidator] | None = None,
         today: Callable[[], date] = lambda: date.today(),
     ) -> None:
         self.db = db
         self.kinds = dict(kinds or {})
         self.ledger = ledger
-        self.gates = list(gates)
+        self.gates = {gate.name: gate for gate in gates}
         self.review_days = review_days
-        self.protected_labels = frozenset(protected_labels)
+        self.label_gates = _gate_policy(label_gates, self.gates)
         self.today = today
 
     # --- assets -----------------------------------------------------------------------------------
@@ -310,8 +311,9 @@ class Catalog:
         current: int | None,
     ) -> None:
         approvals = [Approval(**r) for r in rows.approvals_of(conn, asset.id, version.number)]
-        ctx = MoveContext(asset, version, label, actor, current, approvals, self.protected_labels)
-        unmet = [condition for gate in self.gates for condition in gate.unmet(ctx)]
+        ctx = MoveContext(asset, version, label, actor, current, approvals, conn)
+        gates = self.gates_for(asset.kind, label)
+        unmet = [condition for name in gates for condition in self.gates[name].unmet(ctx)]
         if unmet:
             raise GateRefusedError(
                 f"cannot move '{label}' of {asset.kind}:{asset.name} to version {version.number}: "
@@ -320,10 +322,26 @@ class Catalog:
                 asset_id=asset.id,
             )
 
+    def gates_for(self, kind: str, label: str) -> tuple[str, ...]:
+        """The gates a move of `label` on an asset of `kind` must pass (`kind:label` wins over `label`)."""
+        return self.label_gates.get(f"{kind}:{label}", self.label_gates.get(label, ()))
+
     def history(self, ref: str) -> list[LabelMove]:
         """Every label move of an asset, oldest first."""
         with self.db.read() as conn:
             return [LabelMove(**r) for r in rows.label_history(conn, _asset_row(conn, ref)["id"])]
+
+
+def _gate_policy(
+    policy: Mapping[str, Sequence[str]], gates: Mapping[str, Gate]
+) -> dict[str, tuple[str, ...]]:
+    unknown = sorted({name for names in policy.values() for name in names} - set(gates))
+    if unknown:
+        raise ConfigurationError(
+            f"label_gates names unknown gate(s) {', '.join(unknown)}; "
+            f"registered gates: {', '.join(sorted(gates)) or 'none'}"
+        )
+    return {key: tuple(names) for key, names in policy.items()}
 
 
 def _asset_row(conn: Connection, ref: str) -> RowMapping:
