@@ -47,6 +47,7 @@ assets.create      asset      Y     Y        Y      -        -        -       - 
 assets.version     asset      Y     Y        Y      -        -        -       -   -
 assets.approve     asset      Y     Y        -      Y        -        -       -   -
 assets.promote     asset      Y     Y        Y      Y        Y        -       -   -
+assets.lifecycle   asset      Y     Y        Y      Y        -        -       -   -
 assets.review      asset      Y     Y        -      -        -        -       -   -
 budgets.create     budget     Y     Y        -      -        -       -       -   -
 budgets.disable    budget     Y     Y        -      -        -       -       -   -

@@ -101,6 +101,8 @@ class Runtime:
             review_days=settings.review_days,
             label_gates=settings.label_gates,
             kinds=dict(collect(self.plugins, "aifactory_register_asset_kinds")),
+            production_label=settings.gateway_label,
+            retire_quiet_days=settings.retire_quiet_days,
         )
         extra = collect(self.plugins, "aifactory_register_permission_policies")
         self.authorizer = Authorizer.load(settings.cedar_policy_dir, extra_sources=extra)

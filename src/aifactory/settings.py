@@ -92,6 +92,12 @@ class Settings(BaseSettings):
         "must pass (`kind:label` wins over `label`; a label not named needs none). JSON object in the "
         "environment.",
     )
+    retire_quiet_days: int = Field(
+        default=30,
+        ge=0,
+        description="A version used by any consumer within this many days cannot retire unless forced "
+        "with a reason.",
+    )
     gateway_label: str = Field(
         default="production",
         pattern=r"^[a-z][a-z0-9_-]{0,63}$",

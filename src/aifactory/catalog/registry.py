@@ -4,17 +4,18 @@ point through which every label moves."""
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, RowMapping
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from aifactory.catalog.gates import Gate, MoveContext
+from aifactory.catalog import _load
+from aifactory.catalog.gates import Gate
+from aifactory.catalog.lifecycle import Lifecycle
 from aifactory.catalog.records import (
     LABEL_PATTERN,
     Approval,
@@ -23,12 +24,10 @@ from aifactory.catalog.records import (
     AssetVersion,
     LabelMove,
 )
+from aifactory.catalog.releases import Pinner, Releases
 from aifactory.errors import (
-    ConfigurationError,
     ConflictError,
-    GateRefusedError,
     InvalidInputError,
-    NotFoundError,
     PermissionDeniedError,
 )
 from aifactory.ids import new_id
@@ -64,15 +63,20 @@ class Catalog:
         review_days: int,
         label_gates: Mapping[str, Sequence[str]],
         kinds: Mapping[str, ContentValidator] | None = None,
+        pinners: Mapping[str, Pinner] | None = None,
+        production_label: str = "production",
+        retire_quiet_days: int = 30,
         today: Callable[[], date] = lambda: date.today(),
     ) -> None:
         self.db = db
         self.kinds = dict(kinds or {})
         self.ledger = ledger
-        self.gates = {gate.name: gate for gate in gates}
         self.review_days = review_days
-        self.label_gates = _gate_policy(label_gates, self.gates)
         self.today = today
+        self.releases = Releases(db, ledger, gates, label_gates, pinners)
+        self.lifecycle = Lifecycle(
+            db, ledger, production_label=production_label, quiet_days=retire_quiet_days, today=today
+        )
 
     # --- assets -----------------------------------------------------------------------------------
 
@@ -94,7 +98,7 @@ class Catalog:
                 "created_at": now,
             }
             rows.insert_asset(conn, values)
-            asset = _asset(conn, rows.asset(conn, values["id"]))
+            asset = _load.asset(conn, rows.asset(conn, values["id"]))
             self.ledger.enqueue(
                 conn,
                 Event(
@@ -110,17 +114,17 @@ class Catalog:
     def get(self, ref: str) -> Asset:
         """An asset by id or `kind:name`."""
         with self.db.read() as conn:
-            return _asset(conn, _asset_row(conn, ref))
+            return _load.asset(conn, _load.asset_row(conn, ref))
 
     def assets(self, kind: str | None = None) -> list[Asset]:
         """Every asset, optionally of one kind."""
         with self.db.read() as conn:
-            return [_asset(conn, row) for row in rows.assets_list(conn, kind)]
+            return [_load.asset(conn, row) for row in rows.assets_list(conn, kind)]
 
     def due(self, today: date | None = None) -> list[Asset]:
         """Assets past their review date."""
         with self.db.read() as conn:
-            return [_asset(conn, row) for row in rows.assets_due(conn, today or self.today())]
+            return [_load.asset(conn, row) for row in rows.assets_due(conn, today or self.today())]
 
     def review(self, ref: str, actor: str, next_review_by: date | None = None, comment: str = "") -> Asset:
         """Record a review and move the next review date (default: review_days from today)."""
@@ -128,7 +132,7 @@ class Catalog:
         if next_date <= self.today():
             raise InvalidInputError(f"next_review_by must be after today ({self.today()}), got {next_date}")
         with self.db.write() as conn:
-            row = _asset_row(conn, ref)
+            row = _load.asset_row(conn, ref)
             rows.set_review_by(conn, row["id"], next_date)
             self.ledger.enqueue(
                 conn,
@@ -139,7 +143,7 @@ class Catalog:
                     {"next_review_by": next_date.isoformat(), "comment": comment},
                 ),
             )
-            return _asset(conn, rows.asset(conn, row["id"]))
+            return _load.asset(conn, rows.asset(conn, row["id"]))
 
     # --- versions and approvals -------------------------------------------------------------------
 
@@ -150,12 +154,12 @@ class Catalog:
         """
         digest = content_hash(content)
         with self.db.write(conflict=f"{ref} changed concurrently; push again") as conn:
-            row = _asset_row(conn, ref)
+            row = _load.asset_row(conn, ref)
             asset_id = row["id"]
             self._validate(row["kind"], content)
             existing = rows.version_by_hash(conn, asset_id, digest)
             if existing is not None:
-                return _version(existing)
+                return _load.version(existing)
             number = rows.max_version(conn, asset_id) + 1
             rows.insert_version(
                 conn,
@@ -179,7 +183,7 @@ class Catalog:
                 ),
             )
             bump(conn, "catalog")
-            return _version(rows.version(conn, asset_id, number), created=True)
+            return _load.version(rows.version(conn, asset_id, number), created=True)
 
     def _validate(self, kind: str, content: dict[str, Any]) -> None:
         validator = self.kinds.get(kind)
@@ -196,20 +200,24 @@ class Catalog:
             raise InvalidInputError(f"invalid {kind} content: {exc}") from None
 
     def version(self, ref: str, number: int) -> AssetVersion:
-        """One version of an asset."""
+        """One version of an asset, with its lifecycle stage."""
         with self.db.read() as conn:
-            return _version(_version_row(conn, _asset_row(conn, ref)["id"], number))
+            asset = _load.asset(conn, _load.asset_row(conn, ref))
+            found = _load.version(_load.version_row(conn, asset.id, number))
+            return self.lifecycle.staged(conn, asset, [found])[0]
 
     def versions(self, ref: str) -> list[AssetVersion]:
-        """Every version of an asset."""
+        """Every version of an asset, with its lifecycle stage."""
         with self.db.read() as conn:
-            return [_version(r) for r in rows.versions_of(conn, _asset_row(conn, ref)["id"])]
+            asset = _load.asset(conn, _load.asset_row(conn, ref))
+            found = [_load.version(r) for r in rows.versions_of(conn, asset.id)]
+            return self.lifecycle.staged(conn, asset, found)
 
     def approve(self, ref: str, number: int, actor: str, comment: str = "") -> Approval:
         """Approve one version; the author of that version cannot approve it."""
         with self.db.write() as conn:
-            asset_id = _asset_row(conn, ref)["id"]
-            version = _version_row(conn, asset_id, number)
+            asset_id = _load.asset_row(conn, ref)["id"]
+            version = _load.version_row(conn, asset_id, number)
             if version["author_id"] == actor:
                 raise PermissionDeniedError(
                     f"you authored version {number} of {ref}; approval must come from someone else",
@@ -238,134 +246,19 @@ class Catalog:
             )
         return Approval(**values)
 
-    # --- labels: the choke point ------------------------------------------------------------------
+    # --- labels: the choke point (see releases.py) ------------------------------------------------
 
     def move_label(self, ref: str, label: str, number: int | None, actor: str, reason: str = "") -> LabelMove:
-        """Point `label` at version `number`, or remove it (`number` None), if every gate passes.
-
-        The only code path that changes a label. A refusal lists every unmet condition, changes
-        nothing, and is itself recorded in the ledger as a refused move.
-        """
-        if not _LABEL.match(label):
-            raise InvalidInputError(
-                f"invalid label {label!r}: use lowercase letters, digits, '-' and '_', "
-                "starting with a letter (at most 64 characters)"
-            )
-        try:
-            return self._move(ref, label, number, actor, reason)
-        except GateRefusedError as refused:
-            self.ledger.append(
-                Event(
-                    "asset.label_move_refused",
-                    f"asset:{refused.extra['asset_id']}",
-                    actor,
-                    {"label": label, "version": number, "unmet": refused.extra["unmet"]},
-                )
-            )
-            raise
-
-    def _move(self, ref: str, label: str, number: int | None, actor: str, reason: str) -> LabelMove:
-        now = datetime.now(UTC)
-        with self.db.write() as conn:
-            asset = _asset(conn, _asset_row(conn, ref))
-            current = asset.labels.get(label)
-            if number is None:
-                if current is None:
-                    raise NotFoundError(f"{asset.kind}:{asset.name} has no label '{label}'")
-                rows.delete_label(conn, asset.id, label)
-            else:
-                version = _version(_version_row(conn, asset.id, number))
-                if current == number:
-                    raise ConflictError(f"label '{label}' already points at version {number}")
-                self._check_gates(conn, asset, version, label, actor, current)
-                rows.set_label(conn, asset.id, label, number, actor, now)
-            move = LabelMove(
-                asset_id=asset.id,
-                label=label,
-                from_version=current,
-                to_version=number,
-                actor_id=actor,
-                reason=reason,
-                at=now,
-            )
-            rows.insert_label_move(conn, move.model_dump())
-            self.ledger.enqueue(
-                conn,
-                Event(
-                    "asset.label_moved",
-                    f"asset:{asset.id}",
-                    actor,
-                    {"label": label, "from": current, "to": number, "reason": reason},
-                ),
-            )
-            bump(conn, "catalog")
-        return move
-
-    def _check_gates(
-        self,
-        conn: Connection,
-        asset: Asset,
-        version: AssetVersion,
-        label: str,
-        actor: str,
-        current: int | None,
-    ) -> None:
-        approvals = [Approval(**r) for r in rows.approvals_of(conn, asset.id, version.number)]
-        ctx = MoveContext(asset, version, label, actor, current, approvals, conn)
-        gates = self.gates_for(asset.kind, label)
-        unmet = [condition for name in gates for condition in self.gates[name].unmet(ctx)]
-        if unmet:
-            raise GateRefusedError(
-                f"cannot move '{label}' of {asset.kind}:{asset.name} to version {version.number}: "
-                + "; ".join(unmet),
-                unmet=unmet,
-                asset_id=asset.id,
-            )
-
-    def gates_for(self, kind: str, label: str) -> tuple[str, ...]:
-        """The gates a move of `label` on an asset of `kind` must pass (`kind:label` wins over `label`)."""
-        return self.label_gates.get(f"{kind}:{label}", self.label_gates.get(label, ()))
+        """Point `label` at version `number`, or remove it (`number` None), if every gate passes."""
+        return self.releases.move(ref, label, number, actor, reason)
 
     def history(self, ref: str) -> list[LabelMove]:
         """Every label move of an asset, oldest first."""
-        with self.db.read() as conn:
-            return [LabelMove(**r) for r in rows.label_history(conn, _asset_row(conn, ref)["id"])]
+        return self.releases.history(ref)
 
-
-def _gate_policy(
-    policy: Mapping[str, Sequence[str]], gates: Mapping[str, Gate]
-) -> dict[str, tuple[str, ...]]:
-    unknown = sorted({name for names in policy.values() for name in names} - set(gates))
-    if unknown:
-        raise ConfigurationError(
-            f"label_gates names unknown gate(s) {', '.join(unknown)}; "
-            f"registered gates: {', '.join(sorted(gates)) or 'none'}"
-        )
-    return {key: tuple(names) for key, names in policy.items()}
-
-
-def _asset_row(conn: Connection, ref: str) -> RowMapping:
-    row = rows.asset(conn, ref)
-    if row is None:
-        raise NotFoundError(f"no asset {ref!r} (use its id or kind:name)")
-    return row
-
-
-def _asset(conn: Connection, row: RowMapping | None) -> Asset:
-    assert row is not None
-    return Asset(**row, labels=rows.labels_of(conn, row["id"]))
-
-
-def _version_row(conn: Connection, asset_id: str, number: int) -> RowMapping:
-    row = rows.version(conn, asset_id, number)
-    if row is None:
-        raise NotFoundError(f"asset {asset_id} has no version {number}")
-    return row
-
-
-def _version(row: RowMapping | None, *, created: bool = False) -> AssetVersion:
-    assert row is not None
-    return AssetVersion(**(dict(row) | {"content": json.loads(row["content"])}), created=created)
+    def gates_for(self, kind: str, label: str) -> tuple[str, ...]:
+        """The gates a move of `label` on an asset of `kind` must pass."""
+        return self.releases.gates_for(kind, label)
 
 
 def _principal_id(conn: Connection, ref: str) -> str:

@@ -28,6 +28,7 @@ class Action(NamedTuple):
 ACTIONS: dict[str, Action] = {
     "assets.approve": Action(WRITE, "approve an asset version (never one's own)"),
     "assets.create": Action(WRITE, "register a new asset in the catalog"),
+    "assets.lifecycle": Action(WRITE, "mark an asset version candidate, deprecated or retired"),
     "assets.list": Action(READ, "list assets in the catalog"),
     "assets.promote": Action(WRITE, "move or remove a label on an asset version"),
     "assets.read": Action(READ, "read one asset, its versions and labels"),

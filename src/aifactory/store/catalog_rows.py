@@ -8,23 +8,37 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
 
-from aifactory.store.schema import approvals, asset_labels, asset_versions, assets, label_moves
+from aifactory.store.schema import (
+    approvals,
+    asset_labels,
+    asset_versions,
+    assets,
+    label_canaries,
+    label_moves,
+    version_states,
+)
 
 __all__ = [
     "approvals_of",
     "asset",
     "assets_due",
     "assets_list",
+    "canaries_of",
+    "delete_canary",
     "delete_label",
     "insert_approval",
     "insert_asset",
     "insert_label_move",
     "insert_version",
     "label_history",
+    "label_pins",
     "labels_of",
     "max_version",
+    "set_canary",
     "set_label",
     "set_review_by",
+    "set_state",
+    "states_of",
     "version",
     "version_by_hash",
     "versions_of",
@@ -107,9 +121,11 @@ def labels_of(conn: Connection, asset_id: str) -> dict[str, int]:
     return {str(r[0]): int(r[1]) for r in conn.execute(query)}
 
 
-def set_label(conn: Connection, asset_id: str, label: str, number: int, actor: str, at: datetime) -> None:
-    """Point a label at a version (insert or move)."""
-    values = {"version_number": number, "moved_by": actor, "moved_at": at}
+def set_label(
+    conn: Connection, asset_id: str, label: str, number: int, actor: str, at: datetime, pins: str | None
+) -> None:
+    """Point a label at a version (insert or move), with what that version's includes resolved to."""
+    values = {"version_number": number, "moved_by": actor, "moved_at": at, "pins": pins}
     result = conn.execute(
         update(asset_labels)
         .where(asset_labels.c.asset_id == asset_id, asset_labels.c.label == label)
@@ -124,6 +140,49 @@ def delete_label(conn: Connection, asset_id: str, label: str) -> None:
     conn.execute(
         delete(asset_labels).where(asset_labels.c.asset_id == asset_id, asset_labels.c.label == label)
     )
+
+
+def label_pins(conn: Connection, asset_id: str) -> dict[str, str | None]:
+    """The pins (JSON) of each label of an asset."""
+    query = select(asset_labels.c.label, asset_labels.c.pins).where(asset_labels.c.asset_id == asset_id)
+    return {str(r[0]): r[1] for r in conn.execute(query)}
+
+
+def canaries_of(conn: Connection, asset_id: str) -> Sequence[RowMapping]:
+    """The canary of each label of an asset that has one."""
+    query = select(label_canaries).where(label_canaries.c.asset_id == asset_id)
+    return conn.execute(query).mappings().all()
+
+
+def set_canary(conn: Connection, values: dict[str, Any]) -> None:
+    """Start or change a label's canary."""
+    delete_canary(conn, values["asset_id"], values["label"])
+    conn.execute(insert(label_canaries).values(**values))
+
+
+def delete_canary(conn: Connection, asset_id: str, label: str) -> bool:
+    """End a label's canary; False when it had none."""
+    result = conn.execute(
+        delete(label_canaries).where(label_canaries.c.asset_id == asset_id, label_canaries.c.label == label)
+    )
+    return bool(result.rowcount)
+
+
+def states_of(conn: Connection, asset_id: str) -> dict[int, RowMapping]:
+    """The lifecycle marks people set on an asset's versions, by version number."""
+    query = select(version_states).where(version_states.c.asset_id == asset_id)
+    return {int(r["version_number"]): r for r in conn.execute(query).mappings()}
+
+
+def set_state(conn: Connection, values: dict[str, Any]) -> None:
+    """Mark a version candidate, deprecated or retired."""
+    conn.execute(
+        delete(version_states).where(
+            version_states.c.asset_id == values["asset_id"],
+            version_states.c.version_number == values["version_number"],
+        )
+    )
+    conn.execute(insert(version_states).values(**values))
 
 
 def insert_label_move(conn: Connection, values: dict[str, Any]) -> None:

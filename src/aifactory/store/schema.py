@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -205,9 +206,58 @@ asset_labels = Table(
     Column("version_number", Integer, nullable=False),
     Column("moved_by", String(40), nullable=False),
     Column("moved_at", UTCDateTime, nullable=False),
+    Column("pins", Text, nullable=True),
     PrimaryKeyConstraint("asset_id", "label"),
 )
-"""Where each label points now."""
+"""Where each label points now; `pins` (JSON) fixes what the version includes (`ref` -> content hash),
+resolved when the label moved."""
+
+label_canaries = Table(
+    "label_canaries",
+    metadata,
+    Column("asset_id", String(40), ForeignKey("assets.id"), nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("version_number", Integer, nullable=False),
+    Column("percent", Float, nullable=False),
+    Column("ramp", Text, nullable=False),
+    Column("pins", Text, nullable=True),
+    Column("started_by", String(40), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("asset_id", "label"),
+)
+"""A label's canary: another version served to `percent` of subjects (sticky), ramped by `ramp` (JSON
+steps `{"after_minutes", "percent"}` from `started_at`)."""
+
+version_states = Table(
+    "version_states",
+    metadata,
+    Column("asset_id", String(40), ForeignKey("assets.id"), nullable=False),
+    Column("version_number", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("sunset", Date, nullable=True),
+    Column("reason", Text, nullable=False, default=""),
+    Column("actor_id", String(40), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("asset_id", "version_number"),
+)
+"""Lifecycle marks set by people (candidate, deprecated with a sunset, retired); the other stages
+(draft, approved, canary, production) follow from approvals and labels."""
+
+asset_consumers = Table(
+    "asset_consumers",
+    metadata,
+    Column("asset_id", String(40), ForeignKey("assets.id"), nullable=False),
+    Column("version_number", Integer, nullable=False),
+    Column("consumer", String(80), nullable=False),
+    Column("environment", String(64), nullable=False),
+    Column("use_case", String(200), nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("uses", BigInteger, nullable=False),
+    PrimaryKeyConstraint("asset_id", "version_number", "consumer", "environment", "use_case"),
+)
+"""Who resolved which version (a key or app, per environment and use case), when first and last, and
+how often: lineage, and the check before a version retires."""
 
 label_moves = Table(
     "label_moves",
@@ -220,8 +270,12 @@ label_moves = Table(
     Column("actor_id", String(40), nullable=False),
     Column("reason", Text, nullable=False, default=""),
     Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(16), nullable=False, server_default="move"),
+    Column("percent", Float, nullable=True),
+    Column("pins", Text, nullable=True),
 )
-"""History of every label move; `to_version` NULL means the label was removed."""
+"""History of every label move; `to_version` NULL means the label was removed. `kind`: move, remove,
+canary (`to_version` the canary at `percent`), canary_end, rollback."""
 
 approvals = Table(
     "approvals",
@@ -268,6 +322,8 @@ runs = Table(
     Column("decision_id", String(40), nullable=True, index=True),
     Column("decision_outcome", String(16), nullable=True),
     Column("risk_class", String(32), nullable=True),
+    Column("prompt", String(200), nullable=True),
+    Column("prompt_version", Integer, nullable=True),
 )
 """One record per model call through the gateway: who, what, which deployment, how long, how much.
 `cost_usd` is NULL only when the price is unknown (`price_known` false): never recorded as 0."""

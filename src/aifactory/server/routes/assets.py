@@ -13,9 +13,12 @@ from aifactory.catalog.records import (
     Asset,
     AssetIn,
     AssetVersion,
+    CanaryIn,
     LabelMove,
     LabelMoveIn,
+    LifecycleIn,
     ReviewIn,
+    RollbackIn,
     VersionIn,
 )
 from aifactory.identity.permissions import Resource
@@ -138,6 +141,60 @@ def remove_label(
     """Remove a label from an asset (recorded like any move)."""
     runtime = _authorize(request, caller, "assets.promote", ref)
     return runtime.catalog.move_label(ref, label, None, caller.id, reason)
+
+
+@router.put(
+    "/{ref}/labels/{label}/canary",
+    openapi_extra=governed("assets.promote"),
+    summary="Start or change a label's canary, through the label's gates",
+)
+def start_canary(
+    request: Request, ref: Ref, label: Label, body: CanaryIn, caller: Caller = Depends(authenticated)
+) -> LabelMove:
+    """Serve another version to a share of the label's subjects (sticky), ramped on a schedule."""
+    runtime = _authorize(request, caller, "assets.promote", ref)
+    return runtime.catalog.releases.canary(ref, label, body, caller.id)
+
+
+@router.delete(
+    "/{ref}/labels/{label}/canary", openapi_extra=governed("assets.promote"), summary="End a canary"
+)
+def end_canary(
+    request: Request,
+    ref: Ref,
+    label: Label,
+    reason: Annotated[str, Query(max_length=2000, pattern=r"^[^\x00]*$")] = "",
+    caller: Caller = Depends(authenticated),
+) -> LabelMove:
+    """Stop the canary: the label's stable version serves everyone again."""
+    runtime = _authorize(request, caller, "assets.promote", ref)
+    return runtime.catalog.releases.end_canary(ref, label, caller.id, reason)
+
+
+@router.post(
+    "/{ref}/labels/{label}/rollback",
+    openapi_extra=governed("assets.promote"),
+    summary="Roll a label back in one call",
+)
+def rollback(
+    request: Request, ref: Ref, label: Label, body: RollbackIn, caller: Caller = Depends(authenticated)
+) -> LabelMove:
+    """End the label's canary, or else return it to the version it pointed at before."""
+    runtime = _authorize(request, caller, "assets.promote", ref)
+    return runtime.catalog.releases.rollback(ref, label, caller.id, body.reason)
+
+
+@router.post(
+    "/{ref}/versions/{number}/lifecycle",
+    openapi_extra=governed("assets.lifecycle"),
+    summary="Mark a version candidate, deprecated or retired",
+)
+def mark_version(
+    request: Request, ref: Ref, number: Number, body: LifecycleIn, caller: Caller = Depends(authenticated)
+) -> AssetVersion:
+    """Set a version's lifecycle mark; retiring is refused while it serves a label or recent consumers."""
+    runtime = _authorize(request, caller, "assets.lifecycle", ref)
+    return runtime.catalog.lifecycle.mark(ref, number, body, caller.id)
 
 
 @router.get("/{ref}/history", openapi_extra=governed("assets.read"), summary="Label move history")
