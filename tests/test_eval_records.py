@@ -153,6 +153,10 @@ def test_a_record_of_content_that_is_no_version_is_refused(live_server: LiveServ
     assert submit(admin, "runbook:nope", first).json()["detail"].startswith("no asset 'runbook:nope'")
     malformed = admin.post("/v1/eval-records", json=record("runbook:faq", first))
     assert malformed.status_code == 422  # no signer, no signature
+    signed = {"signer": "k_" + "0" * 16, "signature": "AAAA"}
+    huge = admin.post("/v1/eval-records", json=record("runbook:faq", first, n=2**60) | signed)
+    assert huge.status_code == 400
+    assert "no RFC 8785 form" in huge.json()["detail"]
 
 
 def test_unknown_and_revoked_signers(live_server: LiveServer) -> None:

@@ -77,7 +77,7 @@ class EvalRecords:
     def submit(self, record: Mapping[str, Any], actor: str) -> StoredEvalRecord:
         """Verify and store a signed record (exactly as submitted); `eval.recorded` in the ledger."""
         spec = _validated(record)
-        raw = json.loads(canonical_json(dict(record)))
+        raw = _canonical(record)
         with self.db.write() as conn:
             asset = _asset(conn, spec.asset)
             _check_version(conn, asset, spec.content_hash)
@@ -99,7 +99,12 @@ class EvalRecords:
     def records(self, asset: str | None = None, content_hash: str | None = None) -> list[StoredEvalRecord]:
         """The newest records (at most 100), optionally of one asset and one content hash."""
         with self.db.read() as conn:
-            asset_id = _asset(conn, asset)["id"] if asset else None
+            asset_id = None
+            if asset:
+                row = catalog_rows.asset(conn, asset)
+                if row is None:
+                    raise NotFoundError(f"no asset {asset!r} (use its id or kind:name)")
+                asset_id = row["id"]
             return [_record(row) for row in rows.records(conn, asset_id, content_hash)]
 
     def get(self, record_id: str) -> StoredEvalRecord:
@@ -135,6 +140,18 @@ def _validated(record: Mapping[str, Any]) -> SignedEvalRecord:
             f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in exc.errors()[:10]
         )
         raise InvalidInputError(f"invalid eval record: {problems}") from None
+
+
+def _canonical(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record as its canonical JSON reads back: what is signed, stored and hashed."""
+    try:
+        value: dict[str, Any] = json.loads(canonical_json(dict(record)))
+    except ValueError as exc:
+        raise InvalidInputError(
+            f"invalid eval record: it has no RFC 8785 form ({exc}); numbers must be finite and "
+            "integers within +-2**53"
+        ) from None
+    return value
 
 
 def _asset(conn: Connection, ref: str) -> RowMapping:
