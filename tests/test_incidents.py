@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from aifactory.cli.main import app as cli_app
 from aifactory.client import Client
+from aifactory.runtime import Runtime
 from conftest import LiveServer
 from eval_helpers import open_incident
 
@@ -142,3 +143,11 @@ def test_the_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: 
     shown = runner.invoke(cli_app, ["incidents", "show", incident["id"]])
     assert shown.exit_code == 0
     assert "resolved" in shown.stdout
+
+
+def test_the_default_gate_policy(runtime: Runtime) -> None:
+    gates = runtime.catalog.gates_for
+    assert gates("runbook", "production") == ("approval", "no-open-incident")
+    assert gates("prompt", "production") == ("approval", "eval-record", "no-open-incident")
+    assert gates("prompt", "canary") == ("approval", "eval-record", "no-open-incident")
+    assert gates("runbook", "canary") == ()

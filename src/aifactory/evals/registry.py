@@ -127,7 +127,11 @@ def verification_problem(conn: Connection, record: Mapping[str, Any]) -> str | N
         )
     if signer["revoked_at"] is not None:
         return f"signer {key_id} ({signer['name']}) was revoked at {signer['revoked_at']:%Y-%m-%d %H:%M} UTC"
-    if not signing.verify(record, signing.load_public_key(signer["public_key"])):
+    try:
+        public_key = signing.load_public_key(signer["public_key"])
+    except InvalidInputError:
+        return f"signer {key_id} ({signer['name']}) has a stored public key that is not an Ed25519 key"
+    if not signing.verify(record, public_key):
         return f"the signature does not verify with signer {key_id} ({signer['name']})"
     return None
 
