@@ -31,6 +31,9 @@ RESOURCES = {
     "pii": Resource("Pii", "*"),
     "switch": Resource("KillSwitch", "*"),
     "tool": Resource("Tool", "*"),
+    "evalrecord": Resource("EvalRecord", "*"),
+    "evalsigner": Resource("EvalSigner", "*"),
+    "incident": Resource("Incident", "*"),
     "own-run": Resource("Run", "run_1", {"principal": ME}),
     "other-run": Resource("Run", "run_2", {"principal": OTHER}),
 }
@@ -55,9 +58,19 @@ budgets.list       budget     Y     Y        Y      Y        Y       Y       -  
 budgets.read       budget     Y     Y        Y      Y        Y       Y       -   -
 data.erase         data       Y     Y        -      -        -        -       -   -
 data.purge         data       Y     Y        -      -        -        -       -   -
+evalrecords.create evalrecord Y     Y        Y      -        -        -       Y   -
+evalrecords.list   evalrecord Y     Y        Y      Y        Y        Y       -   -
+evalrecords.read   evalrecord Y     Y        Y      Y        Y        Y       -   -
+evalsigners.create evalsigner Y     Y        -      -        -        -       -   -
+evalsigners.list   evalsigner Y     Y        Y      Y        Y        Y       -   -
+evalsigners.revoke evalsigner Y     Y        -      -        -        -       -   -
 gateway.chat       route      Y     Y        Y      -        -        -       Y   -
 gateway.embed      route      Y     Y        Y      -        -        -       Y   -
 gateway.models     route      Y     Y        Y      Y        Y        Y       Y   -
+incidents.list     incident   Y     Y        Y      Y        Y        Y       -   -
+incidents.open     incident   Y     Y        -      Y        Y        -       -   -
+incidents.read     incident   Y     Y        Y      Y        Y        Y       -   -
+incidents.resolve  incident   Y     Y        -      Y        Y        -       -   -
 keys.create        own-key    Y     Y        Y      -        -        -       -   -
 keys.create        other-key  Y     Y        -      -        -        -       -   -
 keys.list          own-key    Y     Y        Y      Y        Y        Y       Y   Y

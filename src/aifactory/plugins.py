@@ -13,7 +13,9 @@ __all__ = ["DEFAULT_PLUGINS", "collect", "plugin_manager"]
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "aifactory.catalog.builtin",
+    "aifactory.evals.builtin",
     "aifactory.gateway.builtin",
+    "aifactory.monitoring.builtin",
     "aifactory.policy.builtin",
     "aifactory.policy.pii.builtin",
 )

@@ -10,6 +10,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from aifactory.catalog import Catalog
+from aifactory.evals import EvalRecords
 from aifactory.gateway.enforcement import Enforcement
 from aifactory.gateway.service import Gateway
 from aifactory.gateway.spending import Spending
@@ -19,6 +20,7 @@ from aifactory.identity.directory import TOPIC as IDENTITY_TOPIC
 from aifactory.identity.directory import Directory
 from aifactory.identity.permissions import Authorizer, Decision, Resource, Subject
 from aifactory.ledger import Event, Ledger
+from aifactory.monitoring import Incidents
 from aifactory.plugins import collect, plugin_manager
 from aifactory.policy.active import Policy
 from aifactory.policy.pii.redactor import Redactor
@@ -85,8 +87,8 @@ class ChangeWatcher:
 
 
 class Runtime:
-    """Settings, database, ledger, directory, catalog, authorizer, gateway, kill switches and tool guard
-    of one process."""
+    """Settings, database, ledger, directory, catalog (with eval records and incidents), authorizer,
+    gateway, kill switches and tool guard of one process."""
 
     def __init__(self, settings: Settings, db: Database, ledger: Ledger) -> None:
         self.settings = settings
@@ -104,6 +106,8 @@ class Runtime:
             production_label=settings.gateway_label,
             retire_quiet_days=settings.retire_quiet_days,
         )
+        self.evals = EvalRecords(db, ledger)
+        self.incidents = Incidents(db, ledger)
         extra = collect(self.plugins, "aifactory_register_permission_policies")
         self.authorizer = Authorizer.load(settings.cedar_policy_dir, extra_sources=extra)
         self.metrics = CollectorRegistry()

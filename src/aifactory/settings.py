@@ -87,7 +87,11 @@ class Settings(BaseSettings):
         description="Days after registration (or last review) before a catalog asset is due for review.",
     )
     label_gates: dict[str, tuple[str, ...]] = Field(
-        default={"production": ("approval",)},
+        default={
+            "production": ("approval", "no-open-incident"),
+            "prompt:production": ("approval", "eval-record", "no-open-incident"),
+            "prompt:canary": ("approval", "eval-record", "no-open-incident"),
+        },
         description="The gate policy of label moves: `label` or `kind:label` -> the gates a move to it "
         "must pass (`kind:label` wins over `label`; a label not named needs none). JSON object in the "
         "environment.",

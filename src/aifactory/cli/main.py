@@ -13,6 +13,8 @@ from aifactory.cli import (
     chat,
     data,
     deployments,
+    evals,
+    incidents,
     instance,
     keys,
     kill_switches,
@@ -67,6 +69,8 @@ app.add_typer(kill_switches.app, name="kill-switches")
 app.add_typer(tools.app, name="tools")
 app.add_typer(data.app, name="data")
 app.add_typer(pii.app, name="pii")
+app.add_typer(evals.app, name="evals")
+app.add_typer(incidents.app, name="incidents")
 app.command("chat")(chat.chat)
 
 

@@ -11,6 +11,7 @@ from aifactory.client._http import Channel
 from aifactory.client.assets import AssetsApi
 from aifactory.client.budgets import BudgetsApi
 from aifactory.client.data import DataApi
+from aifactory.client.evals import EvalsApi, IncidentsApi
 from aifactory.client.gateway import GatewayApi
 from aifactory.client.identity import KeysApi, PrincipalsApi, TeamsApi
 from aifactory.client.kill_switches import KillSwitchesApi, ToolsApi
@@ -69,6 +70,8 @@ class AsyncClient:
         self.tools = ToolsApi(self._channel)
         self.data = DataApi(self._channel)
         self.pii = PiiApi(self._channel)
+        self.evals = EvalsApi(self._channel)
+        self.incidents = IncidentsApi(self._channel)
 
     @property
     def base_url(self) -> str:

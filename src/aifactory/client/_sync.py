@@ -17,6 +17,7 @@ from aifactory.client._async import AsyncClient
 from aifactory.client.assets import AssetsApi
 from aifactory.client.budgets import BudgetsApi
 from aifactory.client.data import DataApi
+from aifactory.client.evals import EvalsApi, IncidentsApi
 from aifactory.client.gateway import GatewayApi
 from aifactory.client.identity import KeysApi, PrincipalsApi, TeamsApi
 from aifactory.client.kill_switches import KillSwitchesApi, ToolsApi
@@ -169,6 +170,8 @@ class Client:
         self.tools: Blocking[ToolsApi] = Blocking(self._loop, self._async.tools)
         self.data: Blocking[DataApi] = Blocking(self._loop, self._async.data)
         self.pii: Blocking[PiiApi] = Blocking(self._loop, self._async.pii)
+        self.evals: Blocking[EvalsApi] = Blocking(self._loop, self._async.evals)
+        self.incidents: Blocking[IncidentsApi] = Blocking(self._loop, self._async.incidents)
 
     @property
     def base_url(self) -> str:

@@ -420,3 +420,58 @@ Index(
     postgresql_where=run_payloads.c.purged_at.is_(None),
 )
 """The purge job's scan: live payloads by when they are due."""
+
+# --- evaluation and monitoring ---------------------------------------------------------------------
+
+eval_signers = Table(
+    "eval_signers",
+    metadata,
+    Column("key_id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("added_by", String(40), nullable=False),
+    Column("added_at", UTCDateTime, nullable=False),
+    Column("revoked_by", String(40), nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+"""Public keys whose signatures on eval records the server accepts (`public_key`: base64 of the raw
+32-byte Ed25519 key; `key_id`: `k_` and the first 16 hex digits of its SHA-256). A revoked signer's
+records no longer verify."""
+
+eval_records = Table(
+    "eval_records",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("asset_id", String(40), ForeignKey("assets.id"), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("signer", String(40), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("record", Text, nullable=False),
+    Column("submitted_by", String(40), nullable=False),
+    Column("submitted_at", UTCDateTime, nullable=False),
+)
+"""Signed eval records as submitted (`record`: the canonical JSON, signature included; `digest`: its
+SHA-256). The other columns are for queries only: the gate reads and verifies `record` itself."""
+
+Index("ix_eval_records_asset_hash", eval_records.c.asset_id, eval_records.c.content_hash)
+"""The records of one version of an asset (what the gate looks up)."""
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("asset_id", String(40), ForeignKey("assets.id"), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("opened_by", String(40), nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("resolved_by", String(40), nullable=True),
+    Column("resolved_at", UTCDateTime, nullable=True),
+    Column("resolution", Text, nullable=True),
+)
+"""Incidents on an asset (`status` open or resolved); an open one blocks the `no-open-incident` gate."""
+
+Index("ix_incidents_asset_status", incidents.c.asset_id, incidents.c.status)
+"""An asset's open incidents (what the gate looks up)."""
