@@ -90,7 +90,6 @@ class Settings(BaseSettings):
         default={
             "production": ("approval", "no-open-incident"),
             "prompt:production": ("approval", "eval-record", "no-open-incident"),
-            "prompt:canary": ("approval", "eval-record", "no-open-incident"),
         },
         description="The gate policy of label moves: `label` or `kind:label` -> the gates a move to it "
         "must pass (`kind:label` wins over `label`; a label not named needs none). JSON object in the "
