@@ -16,6 +16,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "aifactory.gateway.builtin",
     "aifactory.policy.builtin",
     "aifactory.policy.pii.builtin",
+    "aifactory.prompts.builtin",
 )
 """Modules registered as plugins in every process."""
 

@@ -1,0 +1,60 @@
+"""YAML as prompt files and diffs write it: stable key order, multi-line strings as literal blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+__all__ = ["TOP_LEVEL_ORDER", "dump_yaml", "ordered"]
+
+TOP_LEVEL_ORDER = (
+    "name",
+    "description",
+    "critical",
+    "tags",
+    "model",
+    "variables",
+    "response_format",
+    "tools",
+    "messages",
+    "text",
+)
+"""Top-level keys in reading order: what it is, how it runs, then the templates."""
+
+_FIRST = ("name", "role", "type", "description")
+# Characters that a YAML reader (or Python's universal newlines) would turn into "\n" inside a
+# literal block; strings with them are double-quoted instead, which keeps them exactly.
+_UNSAFE_IN_BLOCK = ("\r", "\x85", "\u2028", "\u2029")
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper writing multi-line strings as literal blocks where YAML allows it."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    block = "\n" in value and not any(c in value for c in _UNSAFE_IN_BLOCK)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if block else None)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def ordered(value: Any, top: tuple[str, ...] = TOP_LEVEL_ORDER) -> Any:
+    """`value` with every mapping's keys in a stable order: `top` for the outermost mapping, then
+    name, role, type and description first and the rest sorted, all the way down."""
+    if isinstance(value, Mapping):
+        first = top if top else _FIRST
+        keys = sorted(value, key=lambda k: (first.index(k) if k in first else len(first), str(k)))
+        return {key: ordered(value[key], ()) for key in keys}
+    if isinstance(value, list):
+        return [ordered(item, ()) for item in value]
+    return value
+
+
+def dump_yaml(data: Mapping[str, Any]) -> str:
+    """YAML text of `data` in the given key order, Unicode kept, never folded."""
+    return yaml.dump(
+        dict(data), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1 << 16, default_flow_style=False
+    )
