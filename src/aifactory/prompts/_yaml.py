@@ -23,7 +23,7 @@ TOP_LEVEL_ORDER = (
 )
 """Top-level keys in reading order: what it is, how it runs, then the templates."""
 
-_FIRST = ("name", "role", "type", "description")
+_FIRST = ("name", "role", "type", "route", "description")
 # Characters that a YAML reader (or Python's universal newlines) would turn into "\n" inside a
 # literal block; strings with them are double-quoted instead, which keeps them exactly.
 _UNSAFE_IN_BLOCK = ("\r", "\x85", "\u2028", "\u2029")
@@ -43,7 +43,7 @@ _Dumper.add_representer(str, _represent_str)
 
 def ordered(value: Any, top: tuple[str, ...] = TOP_LEVEL_ORDER) -> Any:
     """`value` with every mapping's keys in a stable order: `top` for the outermost mapping, then
-    name, role, type and description first and the rest sorted, all the way down."""
+    name, role, type, route and description first and the rest sorted, all the way down."""
     if isinstance(value, Mapping):
         first = top if top else _FIRST
         keys = sorted(value, key=lambda k: (first.index(k) if k in first else len(first), str(k)))
