@@ -38,7 +38,9 @@ def split_front_matter(text: str) -> tuple[str, str, int]:
         raise MarkdownError(1, "a Markdown prompt starts with YAML front matter between '---' lines")
     for number, line in enumerate(lines[1:], start=1):
         if line.rstrip() == "---":
-            return "\n".join(lines[1:number]), "\n".join(lines[number + 1 :]), number + 2
+            # the newline before the closing '---' ends the YAML's last line (and its literal blocks)
+            front = "".join(f"{line}\n" for line in lines[1:number])
+            return front, "\n".join(lines[number + 1 :]), number + 2
     raise MarkdownError(1, "the front matter is never closed by a '---' line")
 
 

@@ -24,9 +24,9 @@ TOP_LEVEL_ORDER = (
 """Top-level keys in reading order: what it is, how it runs, then the templates."""
 
 _FIRST = ("name", "role", "type", "route", "description")
-# Characters that a YAML reader (or Python's universal newlines) would turn into "\n" inside a
-# literal block; strings with them are double-quoted instead, which keeps them exactly.
-_UNSAFE_IN_BLOCK = ("\r", "\x85", "\u2028", "\u2029")
+# Line breaks other than "\n", which a YAML reader folds or turns into "\n" unless escaped; strings
+# holding them are double-quoted, which keeps them exactly.
+_LINE_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
 
 
 class _Dumper(yaml.SafeDumper):
@@ -34,8 +34,11 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    block = "\n" in value and not any(c in value for c in _UNSAFE_IN_BLOCK)
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if block else None)
+    if any(c in value for c in _LINE_BREAKS):
+        style: str | None = '"'  # the one style in which PyYAML escapes them
+    else:
+        style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
 _Dumper.add_representer(str, _represent_str)
