@@ -3,6 +3,7 @@ specs, and diffs."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +141,11 @@ def test_markdown_keeps_templates_that_the_body_would_change_in_the_front_matter
 @pytest.mark.parametrize(
     ("text", "fmt", "message"),
     [
-        (YAML.replace("{{ name }}.", "{{ name }."), "yaml", "greet.yaml line 13: messages[1].content line 1: unexpected '}'"),
+        (
+            YAML.replace("{{ name }}.", "{{ name }."),
+            "yaml",
+            "greet.yaml line 13: messages[1].content line 1: unexpected '}'",
+        ),
         (
             MARKDOWN.replace("Say hello to {{ name }}.", "Say hello\nto {{ name }"),
             "markdown",
@@ -150,7 +155,11 @@ def test_markdown_keeps_templates_that_the_body_would_change_in_the_front_matter
         ("name: greet\ntext: a\n  b: c\n", "yaml", "greet.yaml line 3: mapping values are not allowed here"),
         ("- name: greet\n", "yaml", "greet.yaml line 1: expected a mapping (name, messages or text, ...)"),
         ("text: hi\n", "yaml", "greet.yaml line 1: name: Field required"),
-        ("name: bad name\ntext: hi\n", "yaml", "greet.yaml line 1: name: String should match pattern '^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$'"),
+        (
+            "name: bad name\ntext: hi\n",
+            "yaml",
+            "greet.yaml line 1: name: String should match pattern '^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$'",
+        ),
         (
             "name: greet\ntext: hi\nmodel:\n  parameters:\n    n: 2\n",
             "yaml",
@@ -162,9 +171,21 @@ def test_markdown_keeps_templates_that_the_body_would_change_in_the_front_matter
             "yaml",
             "greet.yaml line 5: messages[1].role: Input should be 'system', 'user' or 'assistant'",
         ),
-        ("name: greet\n", "yaml", 'greet.yaml line 1: a prompt has exactly one of "messages" (chat) or "text"'),
-        ("name: greet\n", "markdown", "greet.md line 1: a Markdown prompt starts with YAML front matter between '---' lines"),
-        ("---\nname: greet\ntext: hi\n", "markdown", "greet.md line 1: the front matter is never closed by a '---' line"),
+        (
+            "name: greet\n",
+            "yaml",
+            'greet.yaml line 1: a prompt has exactly one of "messages" (chat) or "text"',
+        ),
+        (
+            "name: greet\n",
+            "markdown",
+            "greet.md line 1: a Markdown prompt starts with YAML front matter between '---' lines",
+        ),
+        (
+            "---\nname: greet\ntext: hi\n",
+            "markdown",
+            "greet.md line 1: the front matter is never closed by a '---' line",
+        ),
         (
             "---\nname: greet\n---\nHello\n\n# user\nhi\n",
             "markdown",
@@ -175,8 +196,16 @@ def test_markdown_keeps_templates_that_the_body_would_change_in_the_front_matter
             "markdown",
             "greet.md line 6: the front matter has 'text', so the body must be empty",
         ),
-        ("---\nname: greet\ntemplate: x\n---\nhi\n", "markdown", "greet.md line 3: template: Extra inputs are not permitted"),
-        ("---\nname: [greet\n---\nhi\n", "markdown", "greet.md line 3: expected ',' or ']', but got '<stream end>'"),
+        (
+            "---\nname: greet\ntemplate: x\n---\nhi\n",
+            "markdown",
+            "greet.md line 3: template: Extra inputs are not permitted",
+        ),
+        (
+            "---\nname: [greet\n---\nhi\n",
+            "markdown",
+            "greet.md line 3: expected ',' or ']', but got '<stream end>'",
+        ),
     ],
 )
 def test_errors_name_the_file_and_line(text: str, fmt: PromptFormat, message: str) -> None:
@@ -189,7 +218,9 @@ def test_file_names_choose_the_format(tmp_path: Path) -> None:
     assert format_of("b.md") == "markdown"
     with pytest.raises(InvalidInputError, match=r"^notes.txt: not a prompt file; use .yaml, .yml, .md$"):
         format_of("notes.txt")
-    with pytest.raises(InvalidInputError, match=r"missing.yaml: cannot read it \(No such file or directory\)"):
+    with pytest.raises(
+        InvalidInputError, match=r"missing.yaml: cannot read it \(No such file or directory\)"
+    ):
         load(tmp_path / "missing.yaml")
     (tmp_path / "latin.md").write_bytes(b"---\nname: caf\xe9\n---\n")
     with pytest.raises(InvalidInputError, match=r"latin.md: not UTF-8 text \(byte 13\)"):
@@ -198,6 +229,15 @@ def test_file_names_choose_the_format(tmp_path: Path) -> None:
 
 def test_windows_line_endings_are_read() -> None:
     assert loads(MARKDOWN.replace("\n", "\r\n"), "markdown") == loads(MARKDOWN, "markdown")
+
+
+def test_the_examples_in_the_docs_are_one_prompt() -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "prompts.md").read_text(encoding="utf-8")
+    blocks = dict(re.findall(r"```(yaml|markdown|json)\n(.*?)```", doc, re.DOTALL))
+    assert PromptSpec.model_validate_json(blocks["json"]).is_chat
+    from_yaml, from_markdown = loads(blocks["yaml"], "yaml"), loads(blocks["markdown"], "markdown")
+    assert from_yaml == from_markdown
+    assert dump(from_markdown, "yaml") == blocks["yaml"]
 
 
 # --- round trips over generated prompts -------------------------------------------------------------
@@ -215,9 +255,15 @@ TEMPLATES = st.sampled_from(
     ]
 )
 PLAIN = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="{}\x00"), max_size=40)
-TEXT = st.lists(st.one_of(TEMPLATES, PLAIN, st.sampled_from(["\n", "\n\n", "  ", "\r\n", "\t"])), max_size=6).map("".join)
+TEXT = st.lists(
+    st.one_of(TEMPLATES, PLAIN, st.sampled_from(["\n", "\n\n", "  ", "\r\n", "\t"])), max_size=6
+).map("".join)
 MESSAGES = st.lists(
-    st.builds(lambda role, content: {"role": role, "content": content}, st.sampled_from(["system", "user", "assistant"]), TEXT),
+    st.builds(
+        lambda role, content: {"role": role, "content": content},
+        st.sampled_from(["system", "user", "assistant"]),
+        TEXT,
+    ),
     min_size=1,
     max_size=4,
 )
@@ -226,7 +272,11 @@ OPTIONAL: dict[str, st.SearchStrategy[Any]] = {
         [
             {"type": "object"},
             {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
-            {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/$defs/x"}}}, "$defs": {"x": {}}},
+            {
+                "type": "object",
+                "properties": {"items": {"type": "array", "items": {"$ref": "#/$defs/x"}}},
+                "$defs": {"x": {}},
+            },
         ]
     ),
     "model": st.fixed_dictionaries(
@@ -250,7 +300,10 @@ OPTIONAL: dict[str, st.SearchStrategy[Any]] = {
         [
             {"type": "text"},
             {"type": "json_object"},
-            {"type": "json_schema", "json_schema": {"name": "out", "schema": {"type": "object"}, "strict": True}},
+            {
+                "type": "json_schema",
+                "json_schema": {"name": "out", "schema": {"type": "object"}, "strict": True},
+            },
         ]
     ),
     "tools": st.just([{"type": "function", "function": {"name": "lookup", "description": "Find it."}}]),
@@ -265,7 +318,11 @@ OPTIONAL: dict[str, st.SearchStrategy[Any]] = {
     ),
 }
 CONTENT = st.fixed_dictionaries(
-    {"body": st.one_of(st.builds(lambda m: {"messages": m}, MESSAGES), st.builds(lambda t: {"text": t}, TEXT))},
+    {
+        "body": st.one_of(
+            st.builds(lambda m: {"messages": m}, MESSAGES), st.builds(lambda t: {"text": t}, TEXT)
+        )
+    },
     optional=OPTIONAL,
 ).map(lambda d: {**d.pop("body"), **d})
 PROMPTS = st.builds(
@@ -301,12 +358,20 @@ def test_round_trip_through_a_file(tmp_path: Path) -> None:
 
 def test_diff_is_a_unified_diff_of_stable_yaml() -> None:
     one = PromptSpec.model_validate(
-        {"messages": [{"role": "system", "content": "Be kind.\nBe brief."}, {"role": "user", "content": "{{ q }}"}]}
+        {
+            "messages": [
+                {"role": "system", "content": "Be kind.\nBe brief."},
+                {"role": "user", "content": "{{ q }}"},
+            ]
+        }
     )
     two = PromptSpec.model_validate(
         {
             "model": {"parameters": {"temperature": 0.5}},
-            "messages": [{"role": "system", "content": "Be kind.\nBe precise."}, {"role": "user", "content": "{{ q }}"}],
+            "messages": [
+                {"role": "system", "content": "Be kind.\nBe precise."},
+                {"role": "user", "content": "{{ q }}"},
+            ],
         }
     )
     assert diff(one, two, "greet@1", "greet@2") == (
@@ -329,6 +394,14 @@ def test_diff_is_a_unified_diff_of_stable_yaml() -> None:
 
 
 def test_the_yaml_rendering_ignores_key_order() -> None:
-    a = PromptSpec.model_validate({"text": "x", "variables": {"type": "object", "required": ["a"], "properties": {"a": {}}}})
-    b = PromptSpec.model_validate({"variables": {"properties": {"a": {}}, "required": ["a"], "type": "object"}, "text": "x"})
-    assert to_yaml(a) == to_yaml(b) == "variables:\n  type: object\n  properties:\n    a: {}\n  required:\n  - a\ntext: x\n"
+    a = PromptSpec.model_validate(
+        {"text": "x", "variables": {"type": "object", "required": ["a"], "properties": {"a": {}}}}
+    )
+    b = PromptSpec.model_validate(
+        {"variables": {"properties": {"a": {}}, "required": ["a"], "type": "object"}, "text": "x"}
+    )
+    assert (
+        to_yaml(a)
+        == to_yaml(b)
+        == "variables:\n  type: object\n  properties:\n    a: {}\n  required:\n  - a\ntext: x\n"
+    )

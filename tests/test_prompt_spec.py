@@ -42,7 +42,10 @@ def test_a_full_spec_is_accepted_and_its_content_is_as_given() -> None:
     assert spec.is_chat
     assert spec.content() == content
     assert spec_hash(spec) == content_hash(content)
-    assert spec.templates() == {"messages[0].content": "You are terse.", "messages[1].content": "Hello {{ name }}"}
+    assert spec.templates() == {
+        "messages[0].content": "You are terse.",
+        "messages[1].content": "Hello {{ name }}",
+    }
 
 
 def test_a_text_prompt_gets_the_default_variables_schema() -> None:
@@ -74,9 +77,15 @@ def test_templates_keep_their_whitespace() -> None:
             'a prompt has exactly one of "messages" (chat) or "text"',
         ),
         ({"messages": []}, "messages: List should have at least 1 item after validation, not 0"),
-        ({"messages": [{"role": "bot", "content": "x"}]}, "messages[0].role: Input should be 'system', 'user' or 'assistant'"),
+        (
+            {"messages": [{"role": "bot", "content": "x"}]},
+            "messages[0].role: Input should be 'system', 'user' or 'assistant'",
+        ),
         ({"text": "x", "template": "y"}, "template: Extra inputs are not permitted"),
-        ({"text": "x", "variables": {"type": "array"}}, 'variables: must be the schema of an object ("type": "object")'),
+        (
+            {"text": "x", "variables": {"type": "array"}},
+            'variables: must be the schema of an object ("type": "object")',
+        ),
         (
             {"text": "x", "variables": {"type": "object", "properties": {"n": {"type": "bogus"}}}},
             "variables: not a valid JSON Schema (draft 2020-12) at properties.n.type: "
@@ -104,16 +113,28 @@ def test_templates_keep_their_whitespace() -> None:
             'response_format: "json_schema" is required with type json_schema, and only with it',
         ),
         (
-            {"text": "x", "response_format": {"type": "json_schema", "json_schema": {"name": "r", "schema": {"type": 3}}}},
+            {
+                "text": "x",
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "r", "schema": {"type": 3}},
+                },
+            },
             "response_format.json_schema.schema: not a valid JSON Schema (draft 2020-12) at type: "
             "3 is not valid under any of the given schemas",
         ),
-        ({"text": "x", "response_format": {"type": "xml"}}, "response_format.type: Input should be 'text', 'json_object' or 'json_schema'"),
+        (
+            {"text": "x", "response_format": {"type": "xml"}},
+            "response_format.type: Input should be 'text', 'json_object' or 'json_schema'",
+        ),
         (
             {"text": "x", "tools": [{"type": "function", "function": {"name": "f"}}] * 2},
             "tools: tool names must be unique; repeated: f",
         ),
-        ({"text": "x", "tags": {"risk": "extreme"}}, "tags.risk: Input should be 'low', 'medium', 'high' or 'critical'"),
+        (
+            {"text": "x", "tags": {"risk": "extreme"}},
+            "tags.risk: Input should be 'low', 'medium', 'high' or 'critical'",
+        ),
         ({"text": "a\x00"}, "text must not contain NUL (\\u0000) characters"),
         (
             {"text": "{% include 'footer' %}"},
@@ -151,7 +172,9 @@ def test_refs_parse_and_print_back(ref: str, parsed: PromptRef) -> None:
     assert str(parsed) == ref
 
 
-@pytest.mark.parametrize("ref", ["tone", "tone@", "@production", "tone@Production", "tone@sha256:abc", "a b@x"])
+@pytest.mark.parametrize(
+    "ref", ["tone", "tone@", "@production", "tone@Production", "tone@sha256:abc", "a b@x"]
+)
 def test_bad_refs_are_refused(ref: str) -> None:
     with pytest.raises(ValueError, match="is not a prompt ref"):
         parse_ref(ref)
@@ -167,7 +190,9 @@ def test_the_prompt_kind_is_registered_by_the_builtin_plugin() -> None:
 def test_an_invalid_template_is_refused_over_http(live_server: LiveServer) -> None:
     client = live_server.client()
     assert client.post("/v1/assets", json={"kind": "prompt", "name": "greet"}).status_code == 201
-    bad = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi\n{{ name }"}]}
+    bad = {
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi\n{{ name }"}]
+    }
     response = client.post("/v1/assets/prompt:greet/versions", json={"content": bad})
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/problem+json")

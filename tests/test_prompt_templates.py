@@ -72,7 +72,10 @@ def test_variables_are_checked_against_the_schema_naming_each_path() -> None:
             "customer": {
                 "type": "object",
                 "required": ["id"],
-                "properties": {"name": {"type": "integer"}, "tags": {"type": "array", "items": {"type": "string"}}},
+                "properties": {
+                    "name": {"type": "integer"},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                },
             },
         },
     }
@@ -90,23 +93,34 @@ def test_variables_are_checked_against_the_schema_naming_each_path() -> None:
 
 def test_an_undefined_variable_is_an_error_naming_template_and_line() -> None:
     assert render_error("Hello\n{{ name }}") == "text line 2: 'name' is undefined"
-    spec = parse_spec({"messages": [{"role": "user", "content": "ok"}, {"role": "user", "content": "{{ a.b }}"}]})
-    with pytest.raises(PromptRenderError, match=r"^messages\[1\]\.content line 1: 'dict object' has no attribute 'b'$"):
+    spec = parse_spec(
+        {"messages": [{"role": "user", "content": "ok"}, {"role": "user", "content": "{{ a.b }}"}]}
+    )
+    with pytest.raises(
+        PromptRenderError, match=r"^messages\[1\]\.content line 1: 'dict object' has no attribute 'b'$"
+    ):
         render(spec, {"a": {}}, NOTHING)
 
 
 @pytest.mark.parametrize(
     ("template", "message"),
     [
-        ("{{ ''.__class__.__mro__ }}", "text line 1: access to attribute '__class__' of 'str' object is unsafe."),
+        (
+            "{{ ''.__class__.__mro__ }}",
+            "text line 1: access to attribute '__class__' of 'str' object is unsafe.",
+        ),
         ("{{ name.__class__ }}", "text line 1: access to attribute '__class__' of 'str' object is unsafe."),
         ("{{ joiner.__init__ }}", "text line 1: access to attribute '__init__' of 'type' object is unsafe."),
         ("{{ items.append(1) }}", "text line 1: access to attribute 'append' of 'list' object is unsafe."),
         ("{{ d.update({'a': 1}) }}", "text line 1: access to attribute 'update' of 'dict' object is unsafe."),
-        ("{{ name.format.__globals__ }}", "text line 1: access to attribute '__globals__' of 'function' object is unsafe."),
+        (
+            "{{ name.format.__globals__ }}",
+            "text line 1: access to attribute '__globals__' of 'function' object is unsafe.",
+        ),
         (
             "{{ range(10 ** 9) | list }}",
-            "text line 1: Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000). (OverflowError)",
+            "text line 1: Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000). "
+            "(OverflowError)",
         ),
     ],
 )
@@ -188,7 +202,12 @@ def test_an_include_cycle_is_refused_before_rendering() -> None:
 
 def chain(length: int) -> Library:
     return Library(
-        {f"p{i}@production": {"text": f"{{% include 'p{i + 1}@production' %}}" if i < length - 1 else "end"} for i in range(length)}
+        {
+            f"p{i}@production": {
+                "text": f"{{% include 'p{i + 1}@production' %}}" if i < length - 1 else "end"
+            }
+            for i in range(length)
+        }
     )
 
 

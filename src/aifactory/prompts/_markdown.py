@@ -54,18 +54,24 @@ def parse_body(body: str, first_line: int) -> Body:
         return Body({"text": text}, {("text",): start}) if text else Body()
     stray = next((i for i, line in enumerate(lines[: heads[0][0]]) if line.strip()), None)
     if stray is not None:
-        raise MarkdownError(first_line + stray, "text before the first role heading (# system, # user, # assistant)")
+        raise MarkdownError(
+            first_line + stray, "text before the first role heading (# system, # user, # assistant)"
+        )
     result = Body({"messages": []})
     ends = [i for i, _ in heads[1:]] + [len(lines)]
     for n, ((start, role), end) in enumerate(zip(heads, ends, strict=True)):
-        result.content["messages"].append({"role": role, "content": "\n".join(lines[start + 1 : end]).strip("\n")})
+        result.content["messages"].append(
+            {"role": role, "content": "\n".join(lines[start + 1 : end]).strip("\n")}
+        )
         result.lines[("messages", n)] = first_line + start
     return result
 
 
 def _fits_body(text: str) -> bool:
     """Whether a template survives the body unchanged: no edge newlines, no CR, no role heading line."""
-    return text == text.strip("\n") and "\r" not in text and not any(HEADING.match(x) for x in text.split("\n"))
+    return (
+        text == text.strip("\n") and "\r" not in text and not any(HEADING.match(x) for x in text.split("\n"))
+    )
 
 
 def body_text(spec: PromptSpec) -> str | None:

@@ -59,5 +59,10 @@ def ordered(value: Any, top: tuple[str, ...] = TOP_LEVEL_ORDER) -> Any:
 def dump_yaml(data: Mapping[str, Any]) -> str:
     """YAML text of `data` in the given key order, Unicode kept, never folded."""
     return yaml.dump(
-        dict(data), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1 << 16, default_flow_style=False
+        dict(data),
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=1 << 16,
+        default_flow_style=False,
     )

@@ -124,7 +124,9 @@ def _mapping(text: str, source: str, first_line: int) -> tuple[dict[str, Any], _
     finally:
         loader.dispose()
     if node is None or not isinstance(data, dict):
-        raise InvalidInputError(f"{source} line {first_line}: expected a mapping (name, messages or text, ...)")
+        raise InvalidInputError(
+            f"{source} line {first_line}: expected a mapping (name, messages or text, ...)"
+        )
     lines: _Lines = {(): first_line}
     _positions(node, (), first_line, lines, source)
     return data, lines

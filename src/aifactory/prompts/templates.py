@@ -132,7 +132,9 @@ def render(spec: PromptSpec, variables: Mapping[str, Any], resolve: Resolve) -> 
     out = {where: _render_one(env.get_template(where), dict(variables), names) for where in templates}
     if spec.messages is None:
         return RenderedPrompt(text=out["text"], includes=used)
-    messages = [{"role": m.role, "content": out[f"messages[{i}].content"]} for i, m in enumerate(spec.messages)]
+    messages = [
+        {"role": m.role, "content": out[f"messages[{i}].content"]} for i, m in enumerate(spec.messages)
+    ]
     return RenderedPrompt(messages=messages, includes=used)
 
 
