@@ -227,6 +227,11 @@ def test_file_names_choose_the_format(tmp_path: Path) -> None:
         load(tmp_path / "latin.md")
 
 
+def test_deep_nesting_in_a_file_is_refused() -> None:
+    text = "name: x\ntext: hi\ntags:\n  labels: " + "[" * 3000 + "]" * 3000 + "\n"
+    assert failure(text, "yaml", "deep.yaml") == "deep.yaml: nested too deeply"
+
+
 def test_windows_line_endings_are_read() -> None:
     assert loads(MARKDOWN.replace("\n", "\r\n"), "markdown") == loads(MARKDOWN, "markdown")
 

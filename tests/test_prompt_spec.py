@@ -152,6 +152,18 @@ def test_bad_specs_are_refused_naming_the_field(content: dict[str, Any], message
     assert refused(content) == message
 
 
+def test_deep_nesting_is_refused_not_a_crash() -> None:
+    assert refused({"text": "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}"}) == (
+        "text line 1: the template nests too deeply to compile"
+    )
+    schema: dict[str, Any] = {"type": "object"}
+    inner = schema
+    for _ in range(3000):
+        inner["properties"] = {"a": {"type": "object"}}
+        inner = inner["properties"]["a"]
+    assert refused({"text": "x", "variables": schema}) == "the content nests too deeply"
+
+
 def test_includes_of_every_form_are_accepted() -> None:
     digest = "a" * 64
     text = f"{{% include 'tone@production' %}}{{% include 'tone@v3' %}}{{% include 'tone@sha256:{digest}' %}}"

@@ -67,11 +67,14 @@ def load(path: Path | str) -> PromptFile:
 def loads(text: str, format: PromptFormat, source: str = "<string>") -> PromptFile:
     """Parse the text of a prompt file; `source` names it in errors."""
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
-    if format == "yaml":
-        data, lines = _mapping(text, source, first_line=1)
-        return _build(data, lines, source)
-    if format == "markdown":
-        return _markdown(text, source)
+    try:
+        if format == "yaml":
+            data, lines = _mapping(text, source, first_line=1)
+            return _build(data, lines, source)
+        if format == "markdown":
+            return _markdown(text, source)
+    except RecursionError:
+        raise InvalidInputError(f"{source}: nested too deeply") from None
     raise InvalidInputError(f"unknown prompt file format {format!r}; use yaml or markdown")
 
 

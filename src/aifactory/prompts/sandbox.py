@@ -48,6 +48,8 @@ def check_template(source: str) -> frozenset[str]:
         _CHECKER.compile(tree)
     except TemplateSyntaxError as exc:
         raise ValueError(f"line {exc.lineno}: {exc.message}") from None
+    except RecursionError:
+        raise ValueError("line 1: the template nests too deeply to compile") from None
     return frozenset(_ref(node) for node in tree.find_all(_LOADING_NODES))
 
 

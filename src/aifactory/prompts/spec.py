@@ -222,3 +222,5 @@ def parse_spec(content: Mapping[str, Any]) -> PromptSpec:
     except ValidationError as exc:
         problems = [message for _, message in describe(exc)]
         raise ValueError("; ".join(problems[:10])) from None
+    except RecursionError:
+        raise ValueError("the content nests too deeply") from None

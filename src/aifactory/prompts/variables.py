@@ -48,7 +48,10 @@ def _refs(value: Any) -> Iterator[str]:
 def validate_variables(schema: Mapping[str, Any], variables: Mapping[str, Any]) -> None:
     """Raise PromptVariablesError naming each path where `variables` breaks `schema`."""
     validator = Draft202012Validator(schema, registry=Registry())
-    errors = sorted(validator.iter_errors(dict(variables)), key=_order)
+    try:
+        errors = sorted(validator.iter_errors(dict(variables)), key=_order)
+    except RecursionError:
+        raise PromptVariablesError("variables: nested too deeply to check") from None
     if errors:
         problems = [_problem(error) for error in errors[:_MAX_PROBLEMS]]
         raise PromptVariablesError("; ".join(problems), errors=problems)
