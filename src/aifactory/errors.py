@@ -2,7 +2,9 @@
 
     AifactoryError
     ├── InvalidInputError          400  the request or file is malformed; says what to fix
-    │   └── PayloadTooLargeError   413
+    │   ├── PayloadTooLargeError   413
+    │   ├── PromptVariablesError   400  a prompt's variables do not match its schema; names the path
+    │   └── PromptRenderError      422  a prompt cannot be rendered (undefined, unsafe, include cycle)
     ├── AuthenticationError        401  no key, unknown key, expired or revoked key
     ├── PermissionDeniedError      403  a Cedar decision denied; names the policy
 │   └── PolicyDeniedError      403  a policy pack denied the request; lists the rules and their sources
@@ -58,6 +60,8 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "PolicyDeniedError",
+    "PromptRenderError",
+    "PromptVariablesError",
     "RateLimitExceededError",
     "RateLimitedError",
     "StoppedError",
@@ -92,6 +96,21 @@ class PayloadTooLargeError(InvalidInputError):
     """The request body is larger than the server accepts."""
 
     title = "Payload too large"
+
+
+class PromptVariablesError(InvalidInputError):
+    """The variables given to render a prompt do not match its `variables` schema; the message names
+    each offending path (`variables.customer.name: 'x' is not of type 'integer'`)."""
+
+    title = "Invalid prompt variables"
+
+
+class PromptRenderError(InvalidInputError):
+    """A prompt could not be rendered with valid variables: an undefined variable, an operation the
+    sandbox refuses, an include that is not a text prompt, an include cycle or nesting too deep. The
+    message names the template and line (`messages[0].content line 2: 'name' is undefined`)."""
+
+    title = "Prompt cannot be rendered"
 
 
 class AuthenticationError(AifactoryError):
@@ -251,6 +270,7 @@ class ConfigurationError(AifactoryError):
 
 STATUS_BY_ERROR: dict[type[AifactoryError], int] = {
     PayloadTooLargeError: 413,
+    PromptRenderError: 422,
     InvalidInputError: 400,
     AuthenticationError: 401,
     PermissionDeniedError: 403,

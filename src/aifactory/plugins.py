@@ -18,6 +18,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "aifactory.monitoring.builtin",
     "aifactory.policy.builtin",
     "aifactory.policy.pii.builtin",
+    "aifactory.prompts.builtin",
 )
 """Modules registered as plugins in every process."""
 
