@@ -83,6 +83,7 @@ killswitches.flip  switch     Y     Y        -      -        Y        -       - 
 killswitches.list  switch     Y     Y        Y      Y        Y        Y       -   -
 policy.decide      policy     Y     Y        Y      Y        Y        Y       -   -
 policy.read        policy     Y     Y        Y      Y        Y        Y       -   -
+prompts.resolve    asset      Y     Y        Y      Y        Y        Y       Y   -
 pii.analyze        pii        Y     Y        Y      Y        Y        Y       Y   -
 pii.redact         pii        Y     Y        Y      Y        Y        Y       Y   -
 principals.create  principal  Y     Y        -      -        -        -       -   -

@@ -30,6 +30,11 @@ def aifactory_register_asset_kinds(
 
 
 @hookspec
+def aifactory_register_asset_pinners(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register how a kind pins what its versions include when released, as `register(kind, pin)`."""
+
+
+@hookspec
 def aifactory_register_providers(register: Callable[[str, Any], None]) -> None:
     """Register a model provider as `register(kind, factory)`; factory(name, spec, context) -> Model."""
 

@@ -29,6 +29,7 @@ from aifactory.policy.switches import KillSwitches
 from aifactory.policy.tool_guard import ToolGuard
 from aifactory.policy.tool_policies import ToolPolicies
 from aifactory.policy.tool_specs import ToolCatalog
+from aifactory.prompts.registry import Prompts
 from aifactory.retention.purger import Purger
 from aifactory.settings import Settings
 from aifactory.store import Database
@@ -103,6 +104,7 @@ class Runtime:
             review_days=settings.review_days,
             label_gates=settings.label_gates,
             kinds=dict(collect(self.plugins, "aifactory_register_asset_kinds")),
+            pinners=dict(collect(self.plugins, "aifactory_register_asset_pinners")),
             production_label=settings.gateway_label,
             retire_quiet_days=settings.retire_quiet_days,
         )
@@ -149,10 +151,20 @@ class Runtime:
             interval=settings.retention_purge_interval,
             batch=settings.retention_purge_batch,
         )
+        self.prompts = Prompts(
+            self.catalog,
+            db,
+            default_label=settings.prompt_label,
+            usage_interval=settings.prompt_usage_interval,
+        )
+        self.prompts.refresh()
+        self.catalog.on_change(self.prompts.refresh)  # this process reads its own writes at once
+        self.catalog.lifecycle.before_retirement.append(self.prompts.usage.flush)
         self.watcher = ChangeWatcher(db, settings.change_poll_interval)
         self.watcher.on("catalog", self.tools.refresh)  # first: a served route finds its tools served
         self.watcher.on("catalog", self.gateway.refresh)
         self.watcher.on("catalog", self.policy.refresh)
+        self.watcher.on("catalog", self.prompts.refresh)
         self.watcher.on("budgets", self.gateway.spending.budgets.reload)
         self.watcher.on(IDENTITY_TOPIC, self.directory.reload)
         self.watcher.on(IDENTITY_TOPIC, self.authorizer.invalidate)
@@ -160,6 +172,7 @@ class Runtime:
         self.listener = Listener(db) if db.is_postgres else None
         if self.listener is not None:  # PostgreSQL: a flip reaches this replica in milliseconds
             self.listener.on(SWITCHES_TOPIC, self.kill_switches.reload)
+            self.listener.on("catalog", self.prompts.refresh)  # label moves reach watching clients fast
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Runtime:
@@ -177,6 +190,7 @@ class Runtime:
         if self.listener is not None:
             self.listener.start()
         self.purger.start()
+        self.prompts.usage.start()
 
     def close(self) -> None:
         """Stop background work, flush the ledger and close the database."""
@@ -184,6 +198,7 @@ class Runtime:
         if self.listener is not None:
             self.listener.stop()
         self.purger.stop()
+        self.prompts.usage.stop()
         self.gateway.runs.stop()
         self.ledger.stop()
         self.db.dispose()

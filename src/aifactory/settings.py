@@ -101,6 +101,16 @@ class Settings(BaseSettings):
         description="A version used by any consumer within this many days cannot retire unless forced "
         "with a reason.",
     )
+    prompt_label: str = Field(
+        default="production",
+        pattern=r"^[a-z][a-z0-9_-]{0,63}$",
+        description="The label a prompt resolves to when a request names no label, version or hash.",
+    )
+    prompt_usage_interval: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds between writes of prompt consumer counts (lineage) to the database.",
+    )
     gateway_label: str = Field(
         default="production",
         pattern=r"^[a-z][a-z0-9_-]{0,63}$",

@@ -20,6 +20,7 @@ from aifactory.store import catalog_rows as rows
 from aifactory.store import consumer_rows
 from aifactory.store.changes import bump
 from aifactory.store.db import Database
+from aifactory.store.notify import notify
 
 __all__ = ["Lifecycle"]
 
@@ -34,13 +35,17 @@ class Lifecycle:
         *,
         production_label: str,
         quiet_days: int,
+        changed: list[Callable[[], None]],
         today: Callable[[], date] = lambda: date.today(),
     ) -> None:
         self.db = db
         self.ledger = ledger
         self.production_label = production_label
         self.quiet_days = quiet_days
+        self.changed = changed
         self.today = today
+        self.before_retirement: list[Callable[[], object]] = []
+        """Called before a retirement is checked: writers of consumer counts flush them here."""
 
     def staged(self, conn: Connection, asset: Asset, versions: list[AssetVersion]) -> list[AssetVersion]:
         """The versions with their stage and sunset filled in."""
@@ -67,6 +72,15 @@ class Lifecycle:
         """Mark a version candidate, deprecated (sunset required) or retired (refused while a label,
         a canary or a recent consumer still uses it, unless forced with a reason)."""
         self._check_spec(spec)
+        if spec.state == "retired":
+            for flush in self.before_retirement:
+                flush()
+        marked = self._mark(ref, number, spec, actor)
+        for listener in self.changed:
+            listener()
+        return marked
+
+    def _mark(self, ref: str, number: int, spec: LifecycleIn, actor: str) -> AssetVersion:
         with self.db.write() as conn:
             asset = _load.asset(conn, _load.asset_row(conn, ref))
             version = _load.version(_load.version_row(conn, asset.id, number))
@@ -94,6 +108,7 @@ class Lifecycle:
             } | ({"forced": True, "recent_consumers": consumers} if consumers else {})
             self.ledger.enqueue(conn, Event("asset.lifecycle_changed", f"asset:{asset.id}", actor, data))
             bump(conn, "catalog")
+            notify(conn, "catalog")
             return self.staged(conn, asset, [version])[0]
 
     def _check_spec(self, spec: LifecycleIn) -> None:

@@ -75,8 +75,18 @@ class Catalog:
         self.today = today
         self.releases = Releases(db, ledger, gates, label_gates, pinners)
         self.lifecycle = Lifecycle(
-            db, ledger, production_label=production_label, quiet_days=retire_quiet_days, today=today
+            db,
+            ledger,
+            production_label=production_label,
+            quiet_days=retire_quiet_days,
+            changed=self.releases.changed,
+            today=today,
         )
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every label move, canary, rollback, lifecycle mark and new version
+        this process commits (other processes' changes arrive through the change feed)."""
+        self.releases.changed.append(listener)
 
     # --- assets -----------------------------------------------------------------------------------
 
@@ -152,6 +162,13 @@ class Catalog:
 
         Content of a kind with a registered validator (deployments, routes, ...) must pass it.
         """
+        version = self._push(ref, content, actor, message)
+        if version.created:
+            for listener in self.releases.changed:
+                listener()
+        return version
+
+    def _push(self, ref: str, content: dict[str, Any], actor: str, message: str) -> AssetVersion:
         digest = content_hash(content)
         with self.db.write(conflict=f"{ref} changed concurrently; push again") as conn:
             row = _load.asset_row(conn, ref)

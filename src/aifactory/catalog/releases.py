@@ -30,6 +30,7 @@ from aifactory.ledger import Event, Ledger
 from aifactory.store import catalog_rows as rows
 from aifactory.store.changes import bump
 from aifactory.store.db import Database
+from aifactory.store.notify import notify
 
 __all__ = ["Pinner", "Releases"]
 
@@ -57,6 +58,8 @@ class Releases:
         self.gates = {gate.name: gate for gate in gates}
         self.label_gates = _gate_policy(label_gates, self.gates)
         self.pinners = dict(pinners or {})
+        self.changed: list[Callable[[], None]] = []
+        """Called after each committed change (this process sees its own changes at once)."""
 
     def gates_for(self, kind: str, label: str) -> tuple[str, ...]:
         """The gates a move of `label` on an asset of `kind` must pass (`kind:label` wins over `label`)."""
@@ -164,6 +167,9 @@ class Releases:
 
     def end_canary(self, ref: str, label: str, actor: str, reason: str = "") -> LabelMove:
         """Stop the label's canary: its stable version serves everyone again."""
+        return self._done(self._end_canary(ref, label, actor, reason))
+
+    def _end_canary(self, ref: str, label: str, actor: str, reason: str) -> LabelMove:
         with self.db.write() as conn:
             asset = _load.asset(conn, _load.asset_row(conn, ref))
             canary = asset.canaries.get(label)
@@ -180,6 +186,9 @@ class Releases:
         """Put a label back in one step: end its canary if it has one, else return it to the version it
         pointed at before (with that version's pins). No gate runs: that version passed them when it
         was released, and a rollback must work when the gates cannot (an open incident)."""
+        return self._done(self._rollback(ref, label, actor, reason))
+
+    def _rollback(self, ref: str, label: str, actor: str, reason: str) -> LabelMove:
         with self.db.write() as conn:
             asset = _load.asset(conn, _load.asset_row(conn, ref))
             current = asset.labels.get(label)
@@ -214,7 +223,7 @@ class Releases:
         self, label: str, number: int | None, actor: str, move: Callable[[], LabelMove]
     ) -> LabelMove:
         try:
-            return move()
+            return self._done(move())
         except GateRefusedError as refused:
             self.ledger.append(
                 Event(
@@ -225,6 +234,11 @@ class Releases:
                 )
             )
             raise
+
+    def _done(self, move: LabelMove) -> LabelMove:
+        for listener in self.changed:
+            listener()
+        return move
 
     def _releasable(self, conn: Connection, asset: Asset, number: int) -> AssetVersion:
         version = _load.version(_load.version_row(conn, asset.id, number))
@@ -296,6 +310,7 @@ class Releases:
         rows.insert_label_move(conn, move.model_dump() | {"pins": _json(pins)})
         self.ledger.enqueue(conn, Event(_EVENTS[kind], f"asset:{asset.id}", actor, data))
         bump(conn, "catalog")
+        notify(conn, "catalog")
         return move
 
 

@@ -22,6 +22,7 @@ from aifactory.cli import (
     pii,
     policy,
     principals,
+    prompts,
     routes,
     runs,
     teams,
@@ -59,6 +60,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(principals.app, name="principals")
 app.add_typer(teams.app, name="teams")
 app.add_typer(assets.app, name="assets")
+app.add_typer(prompts.app, name="prompts")
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(deployments.app, name="deployments")
 app.add_typer(routes.app, name="routes")

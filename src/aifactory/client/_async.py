@@ -18,6 +18,7 @@ from aifactory.client.kill_switches import KillSwitchesApi, ToolsApi
 from aifactory.client.ledger import LedgerApi
 from aifactory.client.pii import PiiApi
 from aifactory.client.policy import PolicyApi
+from aifactory.client.prompts import PromptsApi
 from aifactory.client.specs import SpecsApi
 from aifactory.errors import ConfigurationError
 from aifactory.settings import Settings
@@ -72,6 +73,7 @@ class AsyncClient:
         self.pii = PiiApi(self._channel)
         self.evals = EvalsApi(self._channel)
         self.incidents = IncidentsApi(self._channel)
+        self.prompts = PromptsApi(self._channel, self.assets)
 
     @property
     def base_url(self) -> str:
@@ -79,7 +81,8 @@ class AsyncClient:
         return self._channel.base_url
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Stop watching prompts and close the connection pool."""
+        await self.prompts.unwatch()
         await self._channel.aclose()
 
     async def __aenter__(self) -> AsyncClient:

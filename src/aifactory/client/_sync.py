@@ -23,6 +23,7 @@ from aifactory.client.identity import KeysApi, PrincipalsApi, TeamsApi
 from aifactory.client.kill_switches import KillSwitchesApi, ToolsApi
 from aifactory.client.ledger import LedgerApi
 from aifactory.client.pii import PiiApi
+from aifactory.client.prompts import PromptsApi
 from aifactory.client.specs import SpecsApi
 
 __all__ = ["Blocking", "BlockingIterator", "Client"]
@@ -172,6 +173,7 @@ class Client:
         self.pii: Blocking[PiiApi] = Blocking(self._loop, self._async.pii)
         self.evals: Blocking[EvalsApi] = Blocking(self._loop, self._async.evals)
         self.incidents: Blocking[IncidentsApi] = Blocking(self._loop, self._async.incidents)
+        self.prompts: Blocking[PromptsApi] = Blocking(self._loop, self._async.prompts)
 
     @property
     def base_url(self) -> str:

@@ -62,6 +62,8 @@ class RunRecord:
     price_known: bool = True
     decision_id: str | None = None
     decision_outcome: str | None = None
+    prompt: str | None = None
+    prompt_version: int | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     decision: dict[str, Any] | None = None
     """The decision's ledger fields (id, outcome, digest, packs): in the ledger entry, not the row."""
@@ -75,6 +77,9 @@ class RunRecord:
     never in the row or the ledger event, which gets only its salted commitment."""
     retention: RetentionTerm | None = None
     """How long the payload is kept (from the policy decision); None: `retention_default_days`."""
+    prompt_use: dict[str, Any] | None = None
+    """The prompt version the call was built from (name, version, content hash, label, canary,
+    includes): in the ledger entry as `prompt`; the row keeps the name and version."""
 
     def row(self) -> dict[str, Any]:
         """The `runs` table row."""
@@ -98,10 +103,13 @@ class RunRecord:
         data.update(self.decision or {})
         if self.guard_findings is not None:
             data["guards"] = self.guard_findings
+        if self.prompt_use is not None:
+            data.pop("prompt_version")
+            data["prompt"] = self.prompt_use
         return Event(f"run.{self.status}", f"run:{self.id}", self.principal_id, data, self.created_at)
 
 
-_NOT_IN_ROW = frozenset({"decision", "obligations", "guard_findings", "payload", "retention"})
+_NOT_IN_ROW = frozenset({"decision", "obligations", "guard_findings", "payload", "retention", "prompt_use"})
 _FIELDS = tuple(f.name for f in fields(RunRecord) if f.name not in _NOT_IN_ROW)
 
 

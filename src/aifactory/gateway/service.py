@@ -76,6 +76,9 @@ class CallContext:
     data_categories: frozenset[str] = frozenset()
     purpose: str | None = None
     constraints: Constraints = field(default_factory=Constraints)
+    prompt: dict[str, Any] | None = None
+    """The prompt version the request was built from (`name`, `version`, `content_hash`, `label`,
+    `canary`, `includes`), recorded on the run."""
 
     def request_context(self, at: datetime) -> RequestContext:
         """What the policy engine decides on."""
@@ -275,6 +278,9 @@ class Gateway:
             risk_class=call.risk_class,
             subject_hash=subject_hash(call.data_subject, self.payloads.keys.subject_secret),
             retention=RetentionTerm.of(self.settings.retention_default_days),
+            prompt=call.prompt["name"] if call.prompt else None,
+            prompt_version=call.prompt["version"] if call.prompt else None,
+            prompt_use=call.prompt,
         )
 
     def _keep(self, run: RunRecord, payload: dict[str, Any]) -> None:

@@ -44,7 +44,7 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: str = Field(min_length=1, max_length=200)
-    messages: list[Message] = Field(min_length=1)
+    messages: list[Message] = Field(default_factory=list)
     stream: bool = False
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
@@ -62,6 +62,8 @@ class ChatRequest(BaseModel):
 
     @model_validator(mode="after")
     def _tool_results(self) -> ChatRequest:
+        if not self.messages and "prompt" not in (self.model_extra or {}):
+            raise ValueError("messages: send at least one message, or name a prompt (`prompt`)")
         check_tool_call_ids(self.messages)
         return self
 

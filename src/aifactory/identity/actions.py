@@ -68,6 +68,7 @@ ACTIONS: dict[str, Action] = {
     "principals.create": Action(WRITE, "create a person or app principal"),
     "principals.list": Action(READ, "list principals"),
     "principals.read": Action(READ, "read one principal"),
+    "prompts.resolve": Action(READ, "resolve or render a prompt for use (records the consumer)"),
     "runs.payload": Action(READ, "read a run's decrypted payload (what was sent and returned)"),
     "runs.read": Action(READ, "read a run record"),
     "teams.create": Action(WRITE, "create a team"),

@@ -28,6 +28,7 @@ from aifactory.server.routes import (
     openai_compat,
     pii,
     policy,
+    prompts,
     runs,
     tools,
 )
@@ -83,6 +84,7 @@ def create_app(
         ledger.router,
         identity.router,
         assets.router,
+        prompts.router,
         openai_compat.router,
         budgets.router,
         runs.router,

@@ -30,6 +30,7 @@ __all__ = [
     "insert_asset",
     "insert_label_move",
     "insert_version",
+    "kind_snapshot",
     "label_history",
     "label_pins",
     "labels_of",
@@ -205,3 +206,22 @@ def approvals_of(conn: Connection, asset_id: str, number: int) -> Sequence[RowMa
     """Approvals of one version, oldest first."""
     query = select(approvals).where(approvals.c.asset_id == asset_id, approvals.c.version_number == number)
     return conn.execute(query.order_by(approvals.c.id)).mappings().all()
+
+
+def kind_snapshot(conn: Connection, kind: str) -> dict[str, Sequence[RowMapping]]:
+    """Everything about the assets of one kind, in five queries: `assets`, `versions`, `labels` (with
+    pins), `canaries` and `states` (lifecycle marks)."""
+    ids = select(assets.c.id).where(assets.c.kind == kind)
+    return {
+        "assets": conn.execute(select(assets).where(assets.c.kind == kind)).mappings().all(),
+        "versions": conn.execute(select(asset_versions).where(asset_versions.c.asset_id.in_(ids)))
+        .mappings()
+        .all(),
+        "labels": conn.execute(select(asset_labels).where(asset_labels.c.asset_id.in_(ids))).mappings().all(),
+        "canaries": conn.execute(select(label_canaries).where(label_canaries.c.asset_id.in_(ids)))
+        .mappings()
+        .all(),
+        "states": conn.execute(select(version_states).where(version_states.c.asset_id.in_(ids)))
+        .mappings()
+        .all(),
+    }

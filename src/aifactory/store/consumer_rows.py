@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from aifactory.store.schema import asset_consumers
 
-__all__ = ["consumers_of", "recent_consumers", "record_uses"]
+__all__ = ["consumers_of", "recent_consumers", "record_uses", "use_cases_of"]
 
 _KEY = ("asset_id", "version_number", "consumer", "environment", "use_case")
 
@@ -53,3 +53,18 @@ def recent_consumers(conn: Connection, asset_id: str, version: int, since: datet
         asset_consumers.c.last_seen >= since,
     )
     return conn.execute(query.order_by(asset_consumers.c.last_seen.desc())).mappings().all()
+
+
+def use_cases_of(conn: Connection, asset_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The named use cases that used each asset (asset id -> sorted use cases)."""
+    if not asset_ids:
+        return {}
+    query = (
+        select(asset_consumers.c.asset_id, asset_consumers.c.use_case)
+        .where(asset_consumers.c.asset_id.in_(asset_ids), asset_consumers.c.use_case != "")
+        .distinct()
+    )
+    found: dict[str, list[str]] = {}
+    for asset_id, use_case in conn.execute(query):
+        found.setdefault(str(asset_id), []).append(str(use_case))
+    return {k: sorted(v) for k, v in found.items()}

@@ -12,6 +12,7 @@ import json
 import struct
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -28,8 +29,10 @@ from aifactory.gateway.runs import RunRecord
 from aifactory.gateway.service import CallContext, Gateway
 from aifactory.gateway.types import ChatRequest, ChatResponse, Delta, EmbeddingRequest, StreamEnd, StreamEvent
 from aifactory.identity.permissions import Resource
+from aifactory.prompts.chat import PromptCall, build_chat, prompt_use
 from aifactory.server.auth import Caller, authenticated, governed, permit, runtime_of
 from aifactory.server.openai_errors import openai_error_body
+from aifactory.server.routes.prompts import resolve_for
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
@@ -101,6 +104,17 @@ def _authorize(request: Request, caller: Caller, action: str, alias: str, call: 
     return runtime.gateway
 
 
+def _with_prompt(
+    request: Request, caller: Caller, body: ChatRequest, call: CallContext
+) -> tuple[ChatRequest, CallContext]:
+    """Build the request from the prompt it names (resolved for this caller, canary split sticky
+    by the data subject), and mark the call with the version served."""
+    ask = PromptCall.of((body.model_extra or {})["prompt"])
+    prompts, found = resolve_for(request, caller, ask.name, ask.selector, call.data_subject)
+    rendered = prompts.render(found, ask.variables)
+    return build_chat(body, found, rendered), replace(call, prompt=prompt_use(found, rendered))
+
+
 def _completion(
     run_id: str, alias: str, response: ChatResponse, governance: dict[str, Any]
 ) -> dict[str, Any]:
@@ -153,6 +167,8 @@ async def chat_completions(
 async def chat(request: Request, body: ChatRequest, caller: Caller) -> Response:
     """Chat completions, for the route above and for the edge (`aifactory.server.edge`)."""
     call = _context(request, caller, body.metadata)
+    if "prompt" in (body.model_extra or {}):
+        body, call = _with_prompt(request, caller, body, call)
     gateway = _authorize(request, caller, "gateway.chat", body.model, call)
     if not body.stream:
         response, run = await gateway.chat(body, call)
