@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Quick start: install aifactory into .venv, then walk the release path once against a real server:
-# init, serve, register an asset, push a version, see the promotion refused for lack of a second
-# person, approve as a reviewer, promote, fetch the signed checkpoint, verify the ledger.
+# init, serve, push a prompt from a file, see its promotion refused (no second person, no eval
+# record), approve it as a reviewer, submit a signed eval record, promote it, call the local model
+# through the gateway with it, canary version 2 and roll it back, activate a policy pack, redact
+# PII, fetch the signed checkpoint, verify the ledger and replay every policy decision.
 #
 # Every run starts from a fresh demo data dir, .aifactory/quickstart (set QUICKSTART_DIR to move it).
 set -euo pipefail
@@ -89,19 +91,37 @@ PYTHON
 # From here on the CLI talks to the server, as the admin unless a command says otherwise.
 export AIFACTORY_URL="$URL" AIFACTORY_API_KEY="$ADMIN_KEY"
 
-step "Register an asset: prompt:greet"
-aifactory assets create prompt greet
+step "Push a prompt from a Markdown file: prompt:greet, version 1"
+cat >"$DATA_DIR/greet.md" <<'MARKDOWN'
+---
+name: greet
+description: Greets a customer and offers help
+variables:
+  type: object
+  required: [customer]
+  properties:
+    customer: {type: string}
+model:
+  route: chat-default
+  parameters: {max_tokens: 30}
+tags: {function: support, risk: low}
+---
 
-step "Push version 1"
-CONTENT="$DATA_DIR/greet.json"
-printf '{"template": "Hello, {name}! How can I help?"}\n' >"$CONTENT"
-aifactory assets push prompt:greet "$CONTENT"
+# system
 
-step "Promote version 1 to production as its author: refused, it needs a second person's approval"
-if aifactory assets promote prompt:greet 1 --label production; then
-  die "the promotion went through without an approval"
+You are a friendly support agent. Answer in one short sentence.
+
+# user
+
+Greet {{ customer }} and ask how you can help.
+MARKDOWN
+aifactory prompts push "$DATA_DIR/greet.md" -m "first draft"
+
+step "Promote version 1 to production as its author: refused, with every unmet condition"
+if aifactory prompts promote greet 1; then
+  die "the promotion went through without an approval and an eval record"
 fi
-echo "(refused, as it must be)"
+echo "(refused, as it must be: a second person's approval and a passing signed eval record are missing)"
 
 step "Create a reviewer, rita, and a key for her"
 aifactory principals create rita --kind person --role reviewer
@@ -109,10 +129,30 @@ RITA_KEY="$(aifactory keys create --name "rita's key" --principal rita --json | 
 echo "rita's key: ${RITA_KEY:0:17}..."
 
 step "rita approves version 1 with her own key"
-AIFACTORY_API_KEY="$RITA_KEY" aifactory assets approve prompt:greet 1
+AIFACTORY_API_KEY="$RITA_KEY" aifactory prompts approve greet 1
+
+step "A CI runner's key signs an eval record of version 1's exact content (the evaluation itself comes in a later release)"
+aifactory evals keygen "$DATA_DIR/ci-runner.key" >/dev/null
+aifactory evals signers add ci-runner --key-file "$DATA_DIR/ci-runner.key"
+eval_record() {  # $1: the version; a passing record of its content hash
+  "$PY" - "$1" <<'PYTHON'
+import json, subprocess, sys
+shown = subprocess.check_output(["aifactory", "prompts", "show", f"greet@{sys.argv[1]}", "--json"])
+version = json.loads(shown)["resolved"]
+metric = {"value": 0.94, "low": 0.9, "high": 0.97}
+print(json.dumps({
+    "asset": "prompt:greet", "content_hash": version["content_hash"], "dataset_hash": "0" * 64,
+    "scorers": [{"id": "contains", "version": "1"}], "judge": None, "n": 120,
+    "metrics": {"pass_rate": metric}, "segments": [{"name": "language=en", "n": 120, "metrics": {"pass_rate": metric}}],
+    "gate_hash": "1" * 64, "verdict": "pass", "started_at": "2026-11-25T09:00:00Z",
+    "finished_at": "2026-11-25T09:04:00Z", "runner": "quickstart"}))
+PYTHON
+}
+eval_record 1 >"$DATA_DIR/greet-v1.eval.json"
+aifactory evals submit "$DATA_DIR/greet-v1.eval.json" --key "$DATA_DIR/ci-runner.key"
 
 step "Promote version 1 to production: allowed now"
-aifactory assets promote prompt:greet 1 --label production
+aifactory prompts promote greet 1
 
 step "Ask the bundled local model through the gateway (route chat-default, SmolLM2-135M on this CPU, offline)"
 aifactory principals create demo-app --kind app --role app
@@ -135,6 +175,45 @@ print()
 vectors = client.embeddings.create(model="embeddings-default", input=["a cat", "a kitten"])
 print(f"embeddings-default: {len(vectors.data)} vectors of {len(vectors.data[0].embedding)} dimensions")
 PYTHON
+
+step "A chat call built from the prompt: the app names greet and its variables, the run records the version served"
+"$PY" - "$URL" "$APP_KEY" "$ADMIN_KEY" <<'PYTHON'
+import sys
+import httpx
+
+url, key, admin = sys.argv[1:4]
+body = {"model": "chat-default", "prompt": {"name": "greet", "variables": {"customer": "Ada"}}}
+answer = httpx.post(f"{url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=120)
+answer.raise_for_status()
+print("answer:", answer.json()["choices"][0]["message"]["content"].strip())
+run = httpx.get(f"{url}/v1/runs/{answer.headers['x-aifactory-run-id']}", headers={"Authorization": f"Bearer {admin}"})
+print(f"run {run.json()['id']}: prompt {run.json()['prompt']} version {run.json()['prompt_version']}")
+PYTHON
+
+step "Version 2 goes out as a 10% canary (approved and evaluated first), sticky per customer"
+sed -i 's/Answer in one short sentence./Answer in one short, warm sentence./' "$DATA_DIR/greet.md"
+aifactory prompts push "$DATA_DIR/greet.md" -m "warmer"
+aifactory prompts diff greet@1 greet@2
+AIFACTORY_API_KEY="$RITA_KEY" aifactory prompts approve greet 2
+eval_record 2 >"$DATA_DIR/greet-v2.eval.json"
+aifactory evals submit "$DATA_DIR/greet-v2.eval.json" --key "$DATA_DIR/ci-runner.key"
+aifactory prompts canary greet 2 --percent 10 --ramp 60:25 --ramp 240:50
+"$PY" - "$URL" "$APP_KEY" <<'PYTHON'
+import collections, sys
+import httpx
+
+url, key = sys.argv[1:3]
+with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as client:
+    served = [client.get("/v1/prompts/greet", params={"subject": f"customer-{n}"}).json()["version"] for n in range(500)]
+    again = [client.get("/v1/prompts/greet", params={"subject": f"customer-{n}"}).json()["version"] for n in range(500)]
+print("500 customers:", dict(sorted(collections.Counter(served).items())), "(versions: customers)")
+print("each customer got the same version again:", served == again)
+PYTHON
+
+step "Roll back in one call: the canary ends, version 1 serves everyone"
+aifactory prompts rollback greet --reason "quickstart demo"
+aifactory prompts history greet
+aifactory prompts consumers greet
 
 step "Install the built-in policy packs (inactive until a second person approves them)"
 aifactory policy install

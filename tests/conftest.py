@@ -129,7 +129,12 @@ def run_server(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, st
     """Start uvicorn with create_app(settings) in a thread; wait until it answers."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=2,  # an open event stream must not hold the test up
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -149,5 +149,5 @@ def test_the_default_gate_policy(runtime: Runtime) -> None:
     gates = runtime.catalog.gates_for
     assert gates("runbook", "production") == ("approval", "no-open-incident")
     assert gates("prompt", "production") == ("approval", "eval-record", "no-open-incident")
-    assert gates("prompt", "canary") == ("approval", "eval-record", "no-open-incident")
+    assert gates("prompt", "staging") == ()
     assert gates("runbook", "canary") == ()

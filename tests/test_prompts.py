@@ -12,8 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from aifactory.testing import FakeProvider
 from conftest import LiveServer
 from eval_helpers import pass_eval
+from gateway_helpers import app_key, deployment, ledger_event, publish, wait_for_route
 
 GREET: dict[str, Any] = {
     "messages": [
@@ -201,18 +203,36 @@ def test_label_moves_are_pushed_to_watchers(team: dict[str, httpx.Client], live_
 def test_a_gateway_call_built_from_a_prompt_records_the_version(
     team: dict[str, httpx.Client], live_server: LiveServer
 ) -> None:
-    app = team["app"]
-    body = {
-        "model": "chat-default",
-        "prompt": {"name": "greet", "variables": {"customer": "Ada"}},
-        "max_tokens": 5,
-    }
-    response = app.post("/v1/chat/completions", json=body, timeout=120)
-    assert response.status_code == 200, response.text
-    run = live_server.client().get(f"/v1/runs/{response.headers['x-aifactory-run-id']}").json()
-    assert (run["prompt"], run["prompt_version"]) == ("greet", 1)
-    bad = app.post("/v1/chat/completions", json={**body, "prompt": {"name": "greet", "variables": {}}})
-    assert bad.status_code == 400
-    nameless = app.post("/v1/chat/completions", json={**body, "prompt": {"label": "production"}})
-    assert nameless.status_code == 400
-    assert "prompt.name" in nameless.text
+    with FakeProvider() as fake:
+        publish(live_server, "deployment", "fake-a", deployment(fake.url))
+        publish(live_server, "route", "prompted", {"candidates": [{"deployment": "fake-a"}]})
+        key = app_key(live_server)
+        wait_for_route(live_server, key, "prompted")
+        app = live_server.client(key)
+        body = {
+            "model": "prompted",
+            "prompt": {"name": "greet", "variables": {"customer": "Ada"}},
+            "messages": [{"role": "user", "content": "And thanks!"}],
+            "temperature": 0.5,
+        }
+        response = app.post("/v1/chat/completions", json=body)
+        assert response.status_code == 200, response.text
+        sent = fake.calls[-1].body
+        assert [m["content"] for m in sent["messages"]] == [
+            "You are kind. Be brief.",
+            "Greet Ada.",
+            "And thanks!",
+        ]
+        assert "prompt" not in sent
+        run = live_server.client().get(f"/v1/runs/{response.headers['x-aifactory-run-id']}").json()
+        assert (run["prompt"], run["prompt_version"]) == ("greet", 1)
+        recorded = ledger_event(live_server, f"run:{run['id']}", "run.ok")["data"]["prompt"]
+        tone = app.get("/v1/prompts/tone", params={"version": 1}).json()["content_hash"]
+        assert recorded["content_hash"] == app.get("/v1/prompts/greet").json()["content_hash"]
+        assert (recorded["version"], recorded["label"], recorded["canary"]) == (1, "production", False)
+        assert recorded["includes"] == {"tone@production": tone}
+        bad = app.post("/v1/chat/completions", json={**body, "prompt": {"name": "greet", "variables": {}}})
+        assert bad.status_code == 400
+        nameless = app.post("/v1/chat/completions", json={**body, "prompt": {"label": "production"}})
+        assert nameless.status_code == 400
+        assert "prompt.name" in nameless.text

@@ -59,4 +59,5 @@ def serve(
         port=settings.port if port is None else port,
         log_config=None,
         access_log=False,  # the server's own access log has the request id and redacts keys
+        timeout_graceful_shutdown=5,  # open event streams (prompt watchers) reconnect elsewhere
     )

@@ -1,10 +1,11 @@
 """The Python SDK: `AsyncClient` (the implementation) and `Client` (its blocking facade).
 
     async with AsyncClient("http://127.0.0.1:8000", "aif_...") as client:
-        version = await client.assets.push("prompt:greet", {"template": "Hello {name}"})
+        version = await client.prompts.push("greet.md", "first draft")
 
     with Client() as client:  # AIFACTORY_URL and AIFACTORY_API_KEY
-        client.assets.move_label("prompt:greet", "production", version.number)
+        client.prompts.promote("greet", version.number)  # through the gates of `production`
+        prompt = client.prompts.get("greet")  # cached; the last known good if the server is down
         answer = client.gateway.chat("chat-default", "Hello")  # ChatResult(run_id, completion)
 
 Both return the records the server uses (`aifactory.identity.records`, `aifactory.catalog.records`)

@@ -67,7 +67,8 @@ class _Watchers:
             queues = list(self._queues)
         for loop, queue in queues:
             for change in changes:
-                loop.call_soon_threadsafe(_offer, queue, change)
+                with contextlib.suppress(RuntimeError):  # that subscriber's loop has closed
+                    loop.call_soon_threadsafe(_offer, queue, change)
 
 
 def _offer(queue: asyncio.Queue[LabelChange], change: LabelChange) -> None:
