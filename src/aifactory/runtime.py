@@ -158,7 +158,7 @@ class Runtime:
             usage_interval=settings.prompt_usage_interval,
         )
         self.prompts.refresh()
-        self.catalog.on_change(self.prompts.refresh)  # this process reads its own writes at once
+        self.catalog.on_change(self.prompts.refresh_asset)  # this process reads its own writes at once
         self.catalog.lifecycle.before_retirement.append(self.prompts.usage.flush)
         self.watcher = ChangeWatcher(db, settings.change_poll_interval)
         self.watcher.on("catalog", self.tools.refresh)  # first: a served route finds its tools served

@@ -35,7 +35,7 @@ class Lifecycle:
         *,
         production_label: str,
         quiet_days: int,
-        changed: list[Callable[[], None]],
+        changed: list[Callable[[str], None]],
         today: Callable[[], date] = lambda: date.today(),
     ) -> None:
         self.db = db
@@ -77,7 +77,7 @@ class Lifecycle:
                 flush()
         marked = self._mark(ref, number, spec, actor)
         for listener in self.changed:
-            listener()
+            listener(marked.asset_id)
         return marked
 
     def _mark(self, ref: str, number: int, spec: LifecycleIn, actor: str) -> AssetVersion:

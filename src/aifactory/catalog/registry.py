@@ -83,9 +83,9 @@ class Catalog:
             today=today,
         )
 
-    def on_change(self, listener: Callable[[], None]) -> None:
-        """Call `listener` after every label move, canary, rollback, lifecycle mark and new version
-        this process commits (other processes' changes arrive through the change feed)."""
+    def on_change(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(asset_id)` after every label move, canary, rollback, lifecycle mark and new
+        version this process commits (other processes' changes arrive through the change feed)."""
         self.releases.changed.append(listener)
 
     # --- assets -----------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ class Catalog:
         version = self._push(ref, content, actor, message)
         if version.created:
             for listener in self.releases.changed:
-                listener()
+                listener(version.asset_id)
         return version
 
     def _push(self, ref: str, content: dict[str, Any], actor: str, message: str) -> AssetVersion:

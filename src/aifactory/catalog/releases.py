@@ -58,8 +58,9 @@ class Releases:
         self.gates = {gate.name: gate for gate in gates}
         self.label_gates = _gate_policy(label_gates, self.gates)
         self.pinners = dict(pinners or {})
-        self.changed: list[Callable[[], None]] = []
-        """Called after each committed change (this process sees its own changes at once)."""
+        self.changed: list[Callable[[str], None]] = []
+        """Called with the asset id after each committed change (this process sees its own changes at
+        once)."""
 
     def gates_for(self, kind: str, label: str) -> tuple[str, ...]:
         """The gates a move of `label` on an asset of `kind` must pass (`kind:label` wins over `label`)."""
@@ -237,7 +238,7 @@ class Releases:
 
     def _done(self, move: LabelMove) -> LabelMove:
         for listener in self.changed:
-            listener()
+            listener(move.asset_id)
         return move
 
     def _releasable(self, conn: Connection, asset: Asset, number: int) -> AssetVersion:

@@ -105,9 +105,18 @@ class Prompts:
 
     def refresh(self) -> None:
         """Reload the snapshot from the catalog and tell watchers which labels changed."""
+        self._reload(None)
+
+    def refresh_asset(self, asset_id: str) -> None:
+        """Reload one asset, if it is a prompt (after this process changed it: cheap, at once)."""
+        self._reload(asset_id)
+
+    def _reload(self, asset_id: str | None) -> None:
         with self._refresh_lock:
             with self.db.read() as conn:
-                fresh = load_snapshot(conn, self._specs)
+                fresh = load_snapshot(conn, self._specs, asset_id)
+            if asset_id is not None:
+                fresh = self._snapshot.replacing(asset_id, fresh)
             before, after = self._snapshot.label_states(), fresh.label_states()
             self._snapshot = fresh
         changes = [

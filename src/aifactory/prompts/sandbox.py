@@ -9,10 +9,13 @@ template is kept, so what is written is what is sent.
 from __future__ import annotations
 
 import functools
+import threading
 import traceback
+from collections import OrderedDict
 from collections.abc import Collection
 
-from jinja2 import BaseLoader, StrictUndefined, TemplateSyntaxError, nodes
+from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateSyntaxError, nodes
+from jinja2.bccache import Bucket, BytecodeCache
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from aifactory.prompts.refs import REF_FORMS, parse_ref
@@ -22,14 +25,49 @@ __all__ = ["check_template", "environment", "error_line"]
 _LOADING_NODES = (nodes.Extends, nodes.FromImport, nodes.Import, nodes.Include)
 
 
+class _CompiledCache(BytecodeCache):
+    """Compiled templates in memory, by template name and a checksum of the source (every prompt
+    has a `messages[0].content`): a render compiles each distinct template once per process."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._code: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_bucket(self, environment: Environment, name: str, filename: str | None, source: str) -> Bucket:
+        checksum = self.get_source_checksum(source)
+        bucket = Bucket(environment, f"{self.get_cache_key(name, filename)}:{checksum}", checksum)
+        self.load_bytecode(bucket)
+        return bucket
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        with self._lock:
+            code = self._code.get(bucket.key)
+            if code is not None:
+                self._code.move_to_end(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        code = bucket.bytecode_to_string()
+        with self._lock:
+            self._code[bucket.key] = code
+            while len(self._code) > self.size:
+                self._code.popitem(last=False)
+
+
+_COMPILED = _CompiledCache(4096)
+
+
 def environment(loader: BaseLoader | None = None) -> ImmutableSandboxedEnvironment:
-    """A fresh sandboxed environment, loading includes through `loader`."""
+    """A fresh sandboxed environment, loading includes through `loader` (compiled code is shared)."""
     return ImmutableSandboxedEnvironment(
         loader=loader,
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
         auto_reload=False,
+        bytecode_cache=_COMPILED,
     )
 
 

@@ -81,11 +81,18 @@ class PromptSnapshot:
             for label, state in entry.labels.items()
         }
 
+    def replacing(self, asset_id: str, fresh: PromptSnapshot) -> PromptSnapshot:
+        """This snapshot with the prompt `asset_id` as `fresh` has it (or without it, if gone)."""
+        prompts = {name: e for name, e in self.prompts.items() if e.asset_id != asset_id}
+        return PromptSnapshot(prompts | dict(fresh.prompts))
 
-def load_snapshot(conn: Connection, specs: dict[str, PromptSpec]) -> PromptSnapshot:
-    """Read every prompt; `specs` (content hash -> parsed spec) saves parsing what was parsed before
-    and is updated with what is new."""
-    found = rows.kind_snapshot(conn, KIND)
+
+def load_snapshot(
+    conn: Connection, specs: dict[str, PromptSpec], asset_id: str | None = None
+) -> PromptSnapshot:
+    """Read every prompt (or the one with `asset_id`); `specs` (content hash -> parsed spec) saves
+    parsing what was parsed before and is updated with what is new."""
+    found = rows.kind_snapshot(conn, KIND, asset_id)
     by_asset: dict[str, dict[str, list[RowMapping]]] = {}
     for table in ("versions", "labels", "canaries", "states"):
         for row in found[table]:

@@ -208,12 +208,17 @@ def approvals_of(conn: Connection, asset_id: str, number: int) -> Sequence[RowMa
     return conn.execute(query.order_by(approvals.c.id)).mappings().all()
 
 
-def kind_snapshot(conn: Connection, kind: str) -> dict[str, Sequence[RowMapping]]:
-    """Everything about the assets of one kind, in five queries: `assets`, `versions`, `labels` (with
-    pins), `canaries` and `states` (lifecycle marks)."""
-    ids = select(assets.c.id).where(assets.c.kind == kind)
+def kind_snapshot(
+    conn: Connection, kind: str, asset_id: str | None = None
+) -> dict[str, Sequence[RowMapping]]:
+    """Everything about the assets of one kind (or one of them), in five queries: `assets`,
+    `versions`, `labels` (with pins), `canaries` and `states` (lifecycle marks)."""
+    which = assets.c.kind == kind
+    if asset_id is not None:
+        which = which & (assets.c.id == asset_id)
+    ids = select(assets.c.id).where(which)
     return {
-        "assets": conn.execute(select(assets).where(assets.c.kind == kind)).mappings().all(),
+        "assets": conn.execute(select(assets).where(which)).mappings().all(),
         "versions": conn.execute(select(asset_versions).where(asset_versions.c.asset_id.in_(ids)))
         .mappings()
         .all(),
