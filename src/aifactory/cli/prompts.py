@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +31,11 @@ Name = Annotated[str, typer.Argument(help="The prompt's name.")]
 Version = Annotated[int, typer.Argument(help="The version number.", min=1)]
 Label = Annotated[str, typer.Option(help="The label, e.g. production or staging.")]
 Reason = Annotated[str, typer.Option(help="Why (recorded in the ledger with your principal).")]
+
+
+def _when(at: datetime) -> str:
+    """A time in UTC, to the second, short enough for a table."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _ref(text: str) -> tuple[str, dict[str, Any]]:
@@ -145,7 +150,7 @@ def show(
             v.stage,
             v.sunset or "",
             v.author_id,
-            v.created_at.isoformat(timespec="seconds"),
+            _when(v.created_at),
             v.message,
         ]
         for v in versions
@@ -326,12 +331,12 @@ def consumers(
             c.environment,
             c.use_case or "-",
             c.uses,
-            c.first_seen.isoformat(timespec="seconds"),
-            c.last_seen.isoformat(timespec="seconds"),
+            _when(c.first_seen),
+            _when(c.last_seen),
         ]
         for c in found
     ]
-    columns = ["version", "consumer", "environment", "use case", "uses", "first", "last"]
+    columns = ["version", "consumer", "environment", "use case", "uses", "first (UTC)", "last (UTC)"]
     print_table(f"Consumers of {name}", columns, rows)
 
 
@@ -344,7 +349,7 @@ def history(name: Name, json_: JsonFlag = False) -> None:
         return
     rows = [
         [
-            m.at.isoformat(timespec="seconds"),
+            _when(m.at),
             m.label,
             m.kind,
             m.from_version or "-",
@@ -355,4 +360,6 @@ def history(name: Name, json_: JsonFlag = False) -> None:
         ]
         for m in moves
     ]
-    print_table(f"History of {name}", ["at", "label", "kind", "from", "to", "percent", "by", "reason"], rows)
+    print_table(
+        f"History of {name}", ["at (UTC)", "label", "kind", "from", "to", "percent", "by", "reason"], rows
+    )
