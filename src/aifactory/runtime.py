@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,6 +19,7 @@ from aifactory.identity.directory import Directory
 from aifactory.identity.permissions import Authorizer, Decision, Resource, Subject
 from aifactory.ledger import Event, Ledger
 from aifactory.monitoring import Incidents
+from aifactory.periodic import Periodic
 from aifactory.plugins import collect, plugin_manager
 from aifactory.policy.active import Policy
 from aifactory.policy.pii.redactor import Redactor
@@ -39,8 +38,6 @@ from aifactory.store.notify import Listener
 
 __all__ = ["ChangeWatcher", "Runtime"]
 
-log = logging.getLogger(__name__)
-
 
 class ChangeWatcher:
     """Polls the change feed and calls a topic's listeners when another process changed it."""
@@ -50,8 +47,7 @@ class ChangeWatcher:
         self.interval = interval
         self._listeners: dict[str, list[Callable[[], None]]] = {}
         self._seen: dict[str, int] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("change-watcher", interval, self.poll)
 
     def on(self, topic: str, listener: Callable[[], None]) -> None:
         """Call `listener` whenever `topic` changes."""
@@ -70,21 +66,11 @@ class ChangeWatcher:
     def start(self) -> None:
         """Poll in a background thread."""
         self.poll()
-        self._thread = threading.Thread(target=self._run, name="change-watcher", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
         """Stop polling."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.poll()
-            except Exception:
-                log.exception("change feed poll failed")
+        self._loop.stop()
 
 
 class Runtime:

@@ -173,15 +173,18 @@ class Releases:
     def _end_canary(self, ref: str, label: str, actor: str, reason: str) -> LabelMove:
         with self.db.write() as conn:
             asset = _load.asset(conn, _load.asset_row(conn, ref))
-            canary = asset.canaries.get(label)
-            if canary is None:
+            if label not in asset.canaries:
                 raise NotFoundError(f"label '{label}' of {asset.kind}:{asset.name} has no canary")
-            rows.delete_canary(conn, asset.id, label)
-            stable = asset.labels.get(label)
-            data = {"label": label, "canary": canary.version, "stable": stable, "reason": reason}
-            return self._record(
-                conn, asset, label, canary.version, stable, actor, reason, "canary_end", None, data
-            )
+            return self._drop_canary(conn, asset, label, actor, reason, "canary_end")
+
+    def _drop_canary(
+        self, conn: Connection, asset: Asset, label: str, actor: str, reason: str, kind: str
+    ) -> LabelMove:
+        """End the label's canary (`kind`: canary_end, or rollback); the stable version serves all."""
+        canary, stable = asset.canaries[label].version, asset.labels.get(label)
+        rows.delete_canary(conn, asset.id, label)
+        data = {"label": label, "from": canary, "to": stable, "canary": True, "reason": reason}
+        return self._record(conn, asset, label, canary, stable, actor, reason, kind, None, data)
 
     def rollback(self, ref: str, label: str, actor: str, reason: str = "") -> LabelMove:
         """Put a label back in one step: end its canary if it has one, else return it to the version it
@@ -195,19 +198,8 @@ class Releases:
             current = asset.labels.get(label)
             if current is None:
                 raise NotFoundError(f"{asset.kind}:{asset.name} has no label '{label}'")
-            canary = asset.canaries.get(label)
-            if canary is not None:
-                rows.delete_canary(conn, asset.id, label)
-                data = {
-                    "label": label,
-                    "from": canary.version,
-                    "to": current,
-                    "canary": True,
-                    "reason": reason,
-                }
-                return self._record(
-                    conn, asset, label, canary.version, current, actor, reason, "rollback", None, data
-                )
+            if label in asset.canaries:
+                return self._drop_canary(conn, asset, label, actor, reason, "rollback")
             previous, pins = _previous(conn, asset, label, current)
             state = rows.states_of(conn, asset.id).get(previous)
             if state is not None and state["state"] == "retired":

@@ -151,7 +151,7 @@ class Prompts:
     def _included(self, ref: str, pins: Mapping[str, str]) -> PromptSpec:
         parsed = parse_ref(ref)
         digest = pins.get(ref)
-        select = Selector(digest=digest) if digest else _selector(parsed.label, parsed.version, parsed.digest)
+        select = Selector(digest=digest) if digest else Selector(parsed.label, parsed.version, parsed.digest)
         return resolve(
             self._snapshot, parsed.name, select, subject="", default_label=self.default_label, now=self.now()
         ).spec
@@ -254,7 +254,3 @@ def _tags(entry: PromptEntry, label: str) -> dict[str, Any]:
     if version is None or version.spec.tags is None:
         return {}
     return version.spec.tags.model_dump(exclude_none=True)
-
-
-def _selector(label: str | None, version: int | None, digest: str | None) -> Selector:
-    return Selector(label=label, version=version, digest=digest)

@@ -6,17 +6,15 @@ retirement check, and at shutdown) adds the counts to `asset_consumers`.
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from aifactory.periodic import Periodic
 from aifactory.store import consumer_rows
 from aifactory.store.db import Database
 
 __all__ = ["Consumer", "UsageRecorder"]
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,8 +44,7 @@ class UsageRecorder:
         self.interval = interval
         self._lock = threading.Lock()
         self._pending: dict[_Key, _Count] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("prompt-usage", interval, self.flush)
 
     def record(self, asset_id: str, version: int, consumer: Consumer) -> None:
         """Count one use, now."""
@@ -99,22 +96,9 @@ class UsageRecorder:
 
     def start(self) -> None:
         """Flush every `interval` seconds on a thread."""
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="prompt-usage", daemon=True)
-            self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
         """Stop the thread and write what is left."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._loop.stop()
         self.flush()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.flush()
-            except Exception:
-                log.exception("writing prompt usage failed; the counts stay for the next flush")

@@ -5,8 +5,8 @@ another replica holds; on SQLite there is one server."""
 from __future__ import annotations
 
 import logging
-import threading
 
+from aifactory.periodic import Periodic
 from aifactory.retention.vault import PayloadVault
 
 __all__ = ["Purger"]
@@ -21,13 +21,12 @@ class Purger:
         self.vault = vault
         self.interval = interval
         self.batch = batch
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("payload-purger", interval, self.run_once, immediately=True)
 
     def run_once(self) -> int:
         """Purge everything due now; how many payloads were purged."""
         total = 0
-        while not self._stop.is_set():
+        while not self._loop.stopping:
             report = self.vault.purge(limit=self.batch)
             total += report.purged
             if report.purged == 0 or report.remaining == 0:
@@ -38,22 +37,8 @@ class Purger:
 
     def start(self) -> None:
         """Start purging in the background (not when the interval is 0)."""
-        if self.interval > 0 and self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="payload-purger", daemon=True)
-            self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
         """Stop, finishing the batch in progress."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("payload purge failed; retrying at the next interval")
-            self._stop.wait(self.interval)
+        self._loop.stop()
