@@ -216,9 +216,12 @@ def kind_snapshot(
     which = assets.c.kind == kind
     if asset_id is not None:
         which = which & (assets.c.id == asset_id)
+    found = conn.execute(select(assets).where(which)).mappings().all()
+    if not found:
+        return {"assets": [], "versions": [], "labels": [], "canaries": [], "states": []}
     ids = select(assets.c.id).where(which)
     return {
-        "assets": conn.execute(select(assets).where(which)).mappings().all(),
+        "assets": found,
         "versions": conn.execute(select(asset_versions).where(asset_versions.c.asset_id.in_(ids)))
         .mappings()
         .all(),
