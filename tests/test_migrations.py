@@ -9,23 +9,37 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import delete, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from aifactory.errors import ConflictError
 from aifactory.store import Database
-from aifactory.store.migrate import alembic_config, upgrade
+from aifactory.store.migrate import alembic_config, replay, upgrade
 from aifactory.store.schema import api_keys, budgets, metadata, payload_keys, run_payloads, teams
 
 
 def test_migrations_match_the_declared_schema(database_url: str) -> None:
     db = Database(database_url)
     try:
-        upgrade(db)
+        replay(db)  # every migration, one by one, from an empty database
         upgrade(db)  # idempotent: a second start changes nothing
         with db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
         assert diff == []
+    finally:
+        db.dispose()
+
+
+def test_an_empty_database_gets_the_declared_schema_stamped_at_the_newest_revision(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        upgrade(db)
+        with db.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+            head = ScriptDirectory.from_config(alembic_config(db.url)).get_current_head()
+            assert MigrationContext.configure(conn).get_current_revision() == head
+        upgrade(db)  # a second start finds it current
     finally:
         db.dispose()
 
