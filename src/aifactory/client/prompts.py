@@ -210,7 +210,7 @@ class PromptsApi:
         while True:
             try:
                 await self._listen(path, connected)
-            except AifactoryError as error:
+            except Exception as error:  # whatever broke the stream, the watch must go on
                 log.debug("prompt watch dropped (%s); reconnecting", error)
             self._watching.clear()
             connected.set()  # a failed first attempt must not hold watch() up
