@@ -7,7 +7,10 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from aifactory.cli.main import app as cli_app
+from aifactory.client import Client
 from conftest import LiveServer
 
 REF = "runbook:reply"
@@ -147,3 +150,22 @@ def test_lifecycle_marks_and_retirement(people: tuple[httpx.Client, httpx.Client
     assert to_retired.status_code == 409
     assert "is retired" in to_retired.text
     assert alice.get(f"/v1/assets/{REF}/versions/1").json()["content"] == {"text": "v1"}
+
+
+def test_the_cli_and_the_sdk_roll_back_any_asset(
+    people: tuple[httpx.Client, httpx.Client], live_server: LiveServer
+) -> None:
+    alice, _ = people
+    for n in (1, 2):
+        alice.put(f"/v1/assets/{REF}/labels/production", json={"version": n}).raise_for_status()
+    env = {"AIFACTORY_URL": live_server.url, "AIFACTORY_API_KEY": live_server.admin_key}
+    result = CliRunner().invoke(cli_app, ["assets", "rollback", REF, "--label", "production"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "version 2 -> 1" in result.stdout
+    with Client(live_server.url, live_server.admin_key) as client:
+        client.assets.canary(REF, "production", 3, 20, ramp=[{"after_minutes": 30, "percent": 40}])
+        assert client.assets.get(REF).canaries["production"].percent == 20
+        rolled = client.assets.rollback(REF, "production", "canary errors")
+        assert (rolled.kind, rolled.from_version, rolled.to_version) == ("rollback", 3, 1)
+        marked = client.assets.mark(REF, 2, "deprecated", sunset=date.today() + timedelta(days=5))
+        assert marked.stage == "deprecated"

@@ -196,6 +196,21 @@ def unlabel(
     say(f"removed '{move.label}' from {ref} (was version {move.from_version})")
 
 
+@app.command("rollback")
+def rollback(
+    ref: Ref,
+    label: Annotated[str, typer.Option(help="The label to roll back, e.g. production.")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in the ledger).")] = "",
+    json_: JsonFlag = False,
+) -> None:
+    """Roll a label back in one call: end its canary, or return it to its previous version."""
+    move = current().call(lambda c: c.assets.rollback(ref, label, reason))
+    if json_:
+        emit_json(move)
+        return
+    say(f"'{move.label}' of {ref} rolled back: version {move.from_version} -> {move.to_version}")
+
+
 @app.command("history")
 def history(ref: Ref, json_: JsonFlag = False) -> None:
     """Show every label move of an asset."""

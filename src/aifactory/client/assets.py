@@ -84,6 +84,48 @@ class AssetsApi:
         params = {"reason": reason}
         return await self._channel.one(LabelMove, "DELETE", _path(ref, "labels", label), params=params)
 
+    async def canary(
+        self,
+        ref: str,
+        label: str,
+        version: int,
+        percent: float,
+        *,
+        ramp: builtins.list[dict[str, float]] | None = None,
+        reason: str = "",
+    ) -> LabelMove:
+        """Serve `version` to `percent` of the label's subjects (sticky), through the label's gates;
+        `ramp`: steps `{"after_minutes", "percent"}`."""
+        body = {"version": version, "percent": percent, "ramp": ramp or [], "reason": reason}
+        return await self._channel.one(LabelMove, "PUT", _path(ref, "labels", label, "canary"), json=body)
+
+    async def end_canary(self, ref: str, label: str, reason: str = "") -> LabelMove:
+        """Stop the label's canary: its stable version serves everyone again."""
+        path = _path(ref, "labels", label, "canary")
+        return await self._channel.one(LabelMove, "DELETE", path, params={"reason": reason})
+
+    async def rollback(self, ref: str, label: str, reason: str = "") -> LabelMove:
+        """One call: end the label's canary, or else return it to the version it pointed at before."""
+        path = _path(ref, "labels", label, "rollback")
+        return await self._channel.one(LabelMove, "POST", path, json={"reason": reason})
+
+    async def mark(
+        self,
+        ref: str,
+        number: int,
+        state: str,
+        *,
+        sunset: date | None = None,
+        reason: str = "",
+        force: bool = False,
+    ) -> AssetVersion:
+        """Mark a version `candidate`, `deprecated` (with `sunset`) or `retired` (`force` with a
+        reason retires it although consumers used it recently)."""
+        body = present({"state": state, "sunset": _iso(sunset), "reason": reason, "force": force or None})
+        return await self._channel.one(
+            AssetVersion, "POST", _path(ref, "versions", number, "lifecycle"), json=body
+        )
+
     async def history(self, ref: str) -> builtins.list[LabelMove]:
         """Every label move, oldest first."""
         return await self._channel.many(LabelMove, "GET", _path(ref, "history"))

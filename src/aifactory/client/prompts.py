@@ -256,14 +256,11 @@ class PromptsApi:
         reason: str = "",
     ) -> LabelMove:
         """Serve `version` to `percent` of the label's subjects (sticky), through the label's gates."""
-        body = {"version": version, "percent": percent, "ramp": ramp or [], "reason": reason}
-        path = f"/v1/assets/prompt:{segment(name)}/labels/{segment(label)}/canary"
-        return await self._channel.one(LabelMove, "PUT", path, json=body)
+        return await self._assets.canary(f"prompt:{name}", label, version, percent, ramp=ramp, reason=reason)
 
     async def rollback(self, name: str, *, label: str = "production", reason: str = "") -> LabelMove:
         """End the label's canary, or else return the label to its previous version: one call."""
-        path = f"/v1/assets/prompt:{segment(name)}/labels/{segment(label)}/rollback"
-        return await self._channel.one(LabelMove, "POST", path, json={"reason": reason})
+        return await self._assets.rollback(f"prompt:{name}", label, reason)
 
     async def mark(
         self,
@@ -276,16 +273,9 @@ class PromptsApi:
         force: bool = False,
     ) -> AssetVersion:
         """Mark a version `candidate`, `deprecated` (with `sunset`) or `retired`."""
-        body = present(
-            {
-                "state": state,
-                "sunset": sunset.isoformat() if sunset else None,
-                "reason": reason,
-                "force": force or None,
-            }
+        return await self._assets.mark(
+            f"prompt:{name}", version, state, sunset=sunset, reason=reason, force=force
         )
-        path = f"/v1/assets/prompt:{segment(name)}/versions/{version}/lifecycle"
-        return await self._channel.one(AssetVersion, "POST", path, json=body)
 
     async def history(self, name: str) -> builtins.list[LabelMove]:
         """Every label move, canary and rollback, oldest first."""
