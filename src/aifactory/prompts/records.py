@@ -116,9 +116,6 @@ class PromptSummary(BaseModel):
     @classmethod
     def of(cls, entry: PromptEntry, label: str, use_cases: list[str]) -> PromptSummary:
         """The summary of a snapshot entry."""
-        state = entry.labels.get(label)
-        version = entry.versions.get(state.version) if state else entry.latest
-        tags = version.spec.tags.model_dump(exclude_none=True) if version and version.spec.tags else {}
         return cls(
             name=entry.name,
             description=entry.description,
@@ -131,7 +128,7 @@ class PromptSummary(BaseModel):
                 for name, s in entry.labels.items()
                 if s.canary is not None
             },
-            tags=tags,
+            tags=entry.tags(label),
             use_cases=use_cases,
         )
 

@@ -233,7 +233,7 @@ class Prompts:
         default label serves, else the newest."""
         found = []
         for entry in sorted(self._snapshot.prompts.values(), key=lambda e: e.name):
-            tags = _tags(entry, self.default_label)
+            tags = entry.tags(self.default_label)
             if query and query.lower() not in f"{entry.name} {entry.description}".lower():
                 continue
             if tag and tag not in tags.get("labels", []):
@@ -246,11 +246,3 @@ class Prompts:
 
 def _facets(function: str | None, risk: str | None, model_family: str | None) -> list[tuple[str, str | None]]:
     return [("function", function), ("risk", risk), ("model_family", model_family)]
-
-
-def _tags(entry: PromptEntry, label: str) -> dict[str, Any]:
-    state = entry.labels.get(label)
-    version = entry.versions.get(state.version) if state else entry.latest
-    if version is None or version.spec.tags is None:
-        return {}
-    return version.spec.tags.model_dump(exclude_none=True)

@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Connection, RowMapping
 
@@ -61,6 +62,14 @@ class PromptEntry:
     def latest(self) -> PromptVersion | None:
         """The newest version, if any."""
         return self.versions[max(self.versions)] if self.versions else None
+
+    def tags(self, label: str) -> dict[str, Any]:
+        """The tags of the version `label` serves, else of the newest (for search and listings)."""
+        state = self.labels.get(label)
+        version = self.versions.get(state.version) if state else self.latest
+        if version is None or version.spec.tags is None:
+            return {}
+        return version.spec.tags.model_dump(exclude_none=True)
 
 
 @dataclass(frozen=True)
