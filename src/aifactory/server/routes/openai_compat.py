@@ -110,7 +110,7 @@ def _with_prompt(
     """Build the request from the prompt it names (resolved for this caller, canary split sticky
     by the data subject), and mark the call with the version served."""
     ask = PromptCall.of((body.model_extra or {})["prompt"])
-    prompts, found = resolve_for(request, caller, ask.name, ask.selector, call.data_subject)
+    prompts, found = resolve_for(request, caller, ask.name, ask.selector, call.data_subject, call.use_case)
     rendered = prompts.render(found, ask.variables)
     return build_chat(body, found, rendered), replace(call, prompt=prompt_use(found, rendered))
 

@@ -43,17 +43,24 @@ _KEEPALIVE_SECONDS = 15.0
 _STREAM_SECONDS = 300.0
 
 
-def _consumer(request: Request, caller: Caller) -> Consumer:
+def _consumer(request: Request, caller: Caller, use_case: str | None) -> Consumer:
     environment = request.headers.get("x-aifactory-environment") or "default"
-    use_case = request.headers.get("x-aifactory-use-case") or ""
+    use_case = use_case or request.headers.get("x-aifactory-use-case") or ""
     return Consumer(caller.key_id or caller.id, environment[:64], use_case[:200])
 
 
 def resolve_for(
-    request: Request, caller: Caller, name: str, select: Selector, subject: str | None
+    request: Request,
+    caller: Caller,
+    name: str,
+    select: Selector,
+    subject: str | None,
+    use_case: str | None = None,
 ) -> tuple[Prompts, Resolution]:
     """Resolve for this caller (`prompts.resolve` on the prompt), sticky by `subject`, else by the
-    `X-Aifactory-Subject` header, else by the key; the caller is counted as a consumer."""
+    `X-Aifactory-Subject` header, else by the key; the caller is counted as a consumer, in
+    `use_case` (a chat call's, which may come from its `metadata`) or the `X-Aifactory-Use-Case`
+    header."""
     runtime = runtime_of(request)
     prompts = runtime.prompts
     entry = prompts.entry(name)
@@ -62,7 +69,7 @@ def resolve_for(
     )
     runtime.authorize(caller.subject, "prompts.resolve", resource)
     subject = subject or request.headers.get("x-aifactory-subject")
-    return prompts, prompts.resolve(name, select, _consumer(request, caller), subject)
+    return prompts, prompts.resolve(name, select, _consumer(request, caller, use_case), subject)
 
 
 def _resource(entry: PromptEntry) -> Resource:
